@@ -1,0 +1,272 @@
+//! Newtypes shared by every keystead crate: account ids, regions, key ids, ARNs and timestamps.
+//!
+//! This crate owns the *syntax* of identifiers (what a well-formed account id or region is) and
+//! nothing else: it performs no I/O and knows nothing of HTTP, storage or cryptography.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a string is not a well-formed identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// An account id is exactly twelve ASCII digits.
+    #[error("account id must be 12 digits")]
+    InvalidAccountId,
+    /// A region looks like `us-east-1`.
+    #[error("region must look like us-east-1")]
+    InvalidRegion,
+    /// A key id is a UUID in its hyphenated form.
+    #[error("key id must be a UUID")]
+    InvalidKeyId,
+}
+
+/// A 12-digit AWS account id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AccountId(String);
+
+impl AccountId {
+    /// The account `--dev` mode uses when an access key id does not name one.
+    pub fn dev_default() -> Self {
+        Self("000000000000".to_owned())
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for AccountId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(Error::InvalidAccountId)
+        }
+    }
+}
+
+impl TryFrom<String> for AccountId {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        s.parse()
+    }
+}
+
+impl From<AccountId> for String {
+    fn from(a: AccountId) -> String {
+        a.0
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An AWS region name such as `us-east-1`: lower-case words joined by `-`, ending in a number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Region(String);
+
+impl Region {
+    /// The region as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Region {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let parts: Vec<&str> = s.split('-').collect();
+        let well_formed = s.len() <= 32
+            && parts.len() >= 3
+            && parts[..parts.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+            && parts
+                .last()
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if well_formed {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(Error::InvalidRegion)
+        }
+    }
+}
+
+impl TryFrom<String> for Region {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        s.parse()
+    }
+}
+
+impl From<Region> for String {
+    fn from(r: Region) -> String {
+        r.0
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A KMS key id: a random UUID, unique across every account and region of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KeyId(uuid::Uuid);
+
+impl KeyId {
+    /// A fresh random key id.
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4())
+    }
+
+    /// The sixteen bytes of the UUID, as written into ciphertext blobs.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+
+    /// The key id named by sixteen bytes read from a ciphertext blob.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(uuid::Uuid::from_bytes(bytes))
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        // AWS key ids are always the 36-character hyphenated form; `Uuid::parse_str` would also
+        // accept braces, URNs and the simple form, which KMS does not.
+        if s.len() != 36 {
+            return Err(Error::InvalidKeyId);
+        }
+        uuid::Uuid::try_parse(s)
+            .map(Self)
+            .map_err(|_| Error::InvalidKeyId)
+    }
+}
+
+impl TryFrom<String> for KeyId {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        s.parse()
+    }
+}
+
+impl From<KeyId> for String {
+    fn from(k: KeyId) -> String {
+        k.to_string()
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.hyphenated(), f)
+    }
+}
+
+/// `arn:aws:kms:REGION:ACCOUNT:key/KEY_ID`.
+pub fn key_arn(region: &Region, account: &AccountId, key_id: &KeyId) -> String {
+    format!("arn:aws:kms:{region}:{account}:key/{key_id}")
+}
+
+/// `arn:aws:kms:REGION:ACCOUNT:ALIAS_NAME`, where the alias name starts with `alias/`.
+pub fn alias_arn(region: &Region, account: &AccountId, alias_name: &str) -> String {
+    format!("arn:aws:kms:{region}:{account}:{alias_name}")
+}
+
+/// Milliseconds since the Unix epoch, UTC. AWS's JSON protocols send timestamps as fractional
+/// epoch seconds; [`UnixMillis::as_epoch_seconds`] gives that form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UnixMillis(pub i64);
+
+impl UnixMillis {
+    /// Fractional seconds since the epoch, as the AWS JSON protocol writes timestamps.
+    pub fn as_epoch_seconds(self) -> f64 {
+        self.0 as f64 / 1000.0
+    }
+
+    /// This instant plus a number of whole days.
+    pub fn plus_days(self, days: i64) -> Self {
+        Self(self.0 + days * 86_400_000)
+    }
+}
+
+/// The states of a KMS key, named as AWS names them in `KeyMetadata.KeyState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum KeyState {
+    /// Usable for cryptographic operations.
+    Enabled,
+    /// Not usable for cryptographic operations until enabled again.
+    Disabled,
+    /// Scheduled for deletion; deleted when the pending window ends unless cancelled.
+    PendingDeletion,
+}
+
+impl KeyState {
+    /// The name AWS uses on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Disabled => "Disabled",
+            Self::PendingDeletion => "PendingDeletion",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_ids_are_exactly_twelve_digits() {
+        assert!("123456789012".parse::<AccountId>().is_ok());
+        assert!("12345678901".parse::<AccountId>().is_err());
+        assert!("1234567890123".parse::<AccountId>().is_err());
+        assert!("12345678901a".parse::<AccountId>().is_err());
+    }
+
+    #[test]
+    fn regions_look_like_aws_regions() {
+        for ok in ["us-east-1", "eu-west-2", "us-gov-west-1", "ap-southeast-10"] {
+            assert!(ok.parse::<Region>().is_ok(), "{ok}");
+        }
+        for bad in ["", "us", "us-east", "US-EAST-1", "us-east-1a", "us--1", "-east-1"] {
+            assert!(bad.parse::<Region>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_ids_accept_only_the_hyphenated_form() {
+        let id = KeyId::random();
+        assert_eq!(id.to_string().parse::<KeyId>(), Ok(id));
+        assert!("1234abcd12ab34cd56ef1234567890ab".parse::<KeyId>().is_err());
+        assert!("{1234abcd-12ab-34cd-56ef-1234567890ab}".parse::<KeyId>().is_err());
+        assert_eq!(KeyId::from_bytes(*id.as_bytes()), id);
+    }
+
+    #[test]
+    fn arns_have_aws_shape() {
+        let region: Region = "us-east-2".parse().expect("valid region");
+        let account: AccountId = "111122223333".parse().expect("valid account");
+        let key: KeyId = "1234abcd-12ab-34cd-56ef-1234567890ab".parse().expect("valid key id");
+        assert_eq!(
+            key_arn(&region, &account, &key),
+            "arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        );
+        assert_eq!(
+            alias_arn(&region, &account, "alias/ExampleAlias"),
+            "arn:aws:kms:us-east-2:111122223333:alias/ExampleAlias"
+        );
+    }
+}
