@@ -1,0 +1,237 @@
+//! The KMS service: keys, key versions, aliases, tags, key policies and the key-state machine.
+//!
+//! All state lives in memory and is served from there; the [`Store`] is the durable copy. Every
+//! change is written to the store first and published in memory only once the store has
+//! acknowledged it, so nothing a caller saw can be lost by a crash. Encrypt, Decrypt and
+//! GenerateDataKey take one read lock and never touch the store.
+//!
+//! This crate knows nothing of HTTP or the wire format: the server translates requests into
+//! calls on [`KeyService`] and maps [`Error`] to AWS's error codes.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use keystead_crypto::{KeyMaterial, RootKey, WrappedKey};
+use keystead_store::{AliasRecord, KeyRecord, KeyVersionRecord, Store};
+use keystead_types::{AccountId, Caller, Clock, KeyId, Region, key_arn};
+
+mod error;
+mod key_state;
+mod ops;
+mod pagination;
+pub mod policy;
+mod reference;
+
+pub use error::Error;
+pub use ops::aliases::AliasPage;
+pub use ops::crypto::{DataKey, Decrypted, Encrypted, ReEncrypted};
+pub use ops::keys::{CreateKeyInput, KeyPage};
+pub use ops::rotation::{RotationPage, RotationStatus};
+pub use ops::tags::TagPage;
+
+/// A key as the service holds it: its record and its unsealed versions.
+#[derive(Clone)]
+struct KeyEntry {
+    record: KeyRecord,
+    arn: String,
+    /// Version `n` is at index `n - 1`; the last one encrypts.
+    versions: Vec<Arc<Version>>,
+}
+
+/// One version of a key's material, with when and why it was made.
+struct Version {
+    material: KeyMaterial,
+    created_at: keystead_types::UnixMillis,
+    /// None for the first version.
+    rotation_type: Option<keystead_store::RotationType>,
+}
+
+impl KeyEntry {
+    fn new(record: KeyRecord, versions: Vec<Arc<Version>>) -> Self {
+        let arn = key_arn(&record.region, &record.account_id, &record.key_id);
+        Self {
+            record,
+            arn,
+            versions,
+        }
+    }
+
+    fn current_version(&self) -> (u32, &KeyMaterial) {
+        let n = self.versions.len();
+        // A key always has at least its first version: create_key writes it atomically with
+        // the key and load() refuses a key without one.
+        let version = self
+            .versions
+            .last()
+            .expect("a key has at least one version");
+        (n as u32, &version.material)
+    }
+
+    fn version(&self, version: u32) -> Option<&KeyMaterial> {
+        let index = usize::try_from(version).ok()?.checked_sub(1)?;
+        self.versions.get(index).map(|v| &v.material)
+    }
+}
+
+type AliasKey = (AccountId, Region, String);
+
+#[derive(Default)]
+struct State {
+    keys: BTreeMap<KeyId, Arc<KeyEntry>>,
+    aliases: BTreeMap<AliasKey, AliasRecord>,
+}
+
+/// Proof that a caller may perform an action on a key. Only [`KeyService::authorize`] makes
+/// one; operations require it before touching the key.
+struct Permit(());
+
+/// The KMS service for every account and region of one deployment.
+pub struct KeyService {
+    state: RwLock<State>,
+    /// Serialises changes so that "persist, then publish" is atomic with respect to other
+    /// changes. Readers never take it.
+    writer: tokio::sync::Mutex<()>,
+    store: Arc<dyn Store>,
+    root_key: Arc<RootKey>,
+    clock: Arc<dyn Clock>,
+}
+
+impl KeyService {
+    /// Loads every key, version and alias from `store`, unsealing key material with `root_key`.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        root_key: Arc<RootKey>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        let snapshot = store.load().await?;
+        let mut versions: BTreeMap<KeyId, Vec<KeyVersionRecord>> = BTreeMap::new();
+        for v in snapshot.key_versions {
+            versions.entry(v.key_id).or_default().push(v);
+        }
+        let mut state = State::default();
+        for record in snapshot.keys {
+            let mut records = versions.remove(&record.key_id).unwrap_or_default();
+            records.sort_by_key(|v| v.version);
+            let mut materials = Vec::with_capacity(records.len());
+            for (i, v) in records.iter().enumerate() {
+                if v.version as usize != i + 1 {
+                    return Err(corrupt(format!(
+                        "key {} has version {} where {} was expected",
+                        record.key_id,
+                        v.version,
+                        i + 1
+                    )));
+                }
+                let wrapped = WrappedKey::from_bytes(v.wrapped_material.clone());
+                materials.push(Arc::new(Version {
+                    material: root_key.unseal(&wrapped, &v.key_id, v.version)?,
+                    created_at: v.created_at,
+                    rotation_type: v.rotation_type.clone(),
+                }));
+            }
+            if materials.is_empty() {
+                return Err(corrupt(format!(
+                    "key {} has no key material",
+                    record.key_id
+                )));
+            }
+            state
+                .keys
+                .insert(record.key_id, Arc::new(KeyEntry::new(record, materials)));
+        }
+        for alias in snapshot.aliases {
+            state.aliases.insert(
+                (
+                    alias.account_id.clone(),
+                    alias.region.clone(),
+                    alias.alias_name.clone(),
+                ),
+                alias,
+            );
+        }
+        Ok(Self {
+            state: RwLock::new(state),
+            writer: tokio::sync::Mutex::new(()),
+            store,
+            root_key,
+            clock,
+        })
+    }
+
+    /// How many keys exist, in every account and region.
+    pub fn key_count(&self) -> usize {
+        self.read().keys.len()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave `State` half-updated: every writer
+        // replaces whole entries. So a poisoned lock is still consistent.
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    fn publish(&self, entry: KeyEntry) {
+        self.write_state(|s| s.keys.insert(entry.record.key_id, Arc::new(entry)));
+    }
+
+    /// The one authorization decision point. Until key policies are enforced, a key's own
+    /// account may do everything and every other account nothing.
+    fn authorize(
+        &self,
+        caller: &Caller,
+        entry: &KeyEntry,
+        action: &'static str,
+    ) -> Result<Permit, Error> {
+        if entry.record.account_id == caller.account_id {
+            Ok(Permit(()))
+        } else {
+            Err(Error::AccessDenied {
+                principal: caller.principal_arn(),
+                action,
+                resource: entry.arn.clone(),
+            })
+        }
+    }
+
+    /// Applies `change` to the key named by `reference` (a key id or key ARN), persists the
+    /// result and publishes it. Returns the new record.
+    async fn update_key(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        action: &'static str,
+        change: impl FnOnce(&mut KeyRecord, &str) -> Result<(), Error>,
+    ) -> Result<KeyRecord, Error> {
+        let _writer = self.writer.lock().await;
+        let entry = self.resolve(caller, reference, reference::Aliases::Refused)?;
+        let _permit = self.authorize(caller, &entry, action)?;
+        let mut record = entry.record.clone();
+        change(&mut record, &entry.arn)?;
+        self.store.update_key(&record).await?;
+        self.publish(KeyEntry::new(record.clone(), entry.versions.clone()));
+        Ok(record)
+    }
+
+    fn now(&self) -> keystead_types::UnixMillis {
+        self.clock.now()
+    }
+
+    fn seal(&self, material: &KeyMaterial, key_id: &KeyId, version: u32) -> Result<Vec<u8>, Error> {
+        Ok(self
+            .root_key
+            .seal(material, key_id, version)?
+            .as_bytes()
+            .to_vec())
+    }
+}
+
+fn corrupt(detail: String) -> Error {
+    Error::Internal(detail.into())
+}
+
+#[cfg(test)]
+mod tests;

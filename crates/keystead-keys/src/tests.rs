@@ -1,0 +1,455 @@
+//! Service-level tests against a real SQLite store in a temporary directory.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use keystead_crypto::RootKey;
+use keystead_store::Store;
+use keystead_store_sqlite::SqliteStore;
+use keystead_types::{Caller, KeyState, SystemClock};
+
+use crate::{CreateKeyInput, Error, KeyService};
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    clock: Arc<SystemClock>,
+    service: KeyService,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    RootKey::create(&dir.path().join("root.key")).expect("root key");
+    let clock = Arc::new(SystemClock::default());
+    let service = open(&dir, clock.clone()).await;
+    Fixture {
+        dir,
+        clock,
+        service,
+    }
+}
+
+async fn open(dir: &tempfile::TempDir, clock: Arc<SystemClock>) -> KeyService {
+    let root = RootKey::load(&dir.path().join("root.key")).expect("load root key");
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("keystead.db")).expect("open store"));
+    KeyService::open(store, Arc::new(root), clock)
+        .await
+        .expect("open service")
+}
+
+fn caller(account: &str) -> Caller {
+    Caller {
+        account_id: account.parse().expect("account"),
+        region: "us-east-1".parse().expect("region"),
+        access_key_id: "AKIAEXAMPLE".to_owned(),
+    }
+}
+
+fn ctx(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+async fn new_key(f: &Fixture, c: &Caller) -> String {
+    f.service
+        .create_key(c, CreateKeyInput::default())
+        .await
+        .expect("create key")
+        .key_id
+        .to_string()
+}
+
+#[tokio::test]
+async fn encrypt_then_decrypt_returns_the_plaintext_only_with_the_same_context() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    let context = ctx(&[("purpose", "test"), ("tenant", "a")]);
+    let enc = f
+        .service
+        .encrypt(&c, &key, b"attack at dawn", &context, None)
+        .expect("encrypt");
+    let dec = f
+        .service
+        .decrypt(&c, &enc.ciphertext, &context, None, None)
+        .expect("decrypt");
+    assert_eq!(dec.plaintext.as_slice(), b"attack at dawn");
+    assert_eq!(dec.key_arn, enc.key_arn);
+    for wrong in [
+        ctx(&[]),
+        ctx(&[("purpose", "test")]),
+        ctx(&[("purpose", "test"), ("tenant", "b")]),
+    ] {
+        assert!(matches!(
+            f.service.decrypt(&c, &enc.ciphertext, &wrong, None, None),
+            Err(Error::InvalidCiphertext { .. })
+        ));
+    }
+}
+
+#[tokio::test]
+async fn decrypt_with_another_key_named_is_incorrect_key() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let a = new_key(&f, &c).await;
+    let b = new_key(&f, &c).await;
+    let enc = f
+        .service
+        .encrypt(&c, &a, b"x", &ctx(&[]), None)
+        .expect("encrypt");
+    assert!(matches!(
+        f.service
+            .decrypt(&c, &enc.ciphertext, &ctx(&[]), Some(&b), None),
+        Err(Error::IncorrectKey)
+    ));
+}
+
+#[tokio::test]
+async fn a_disabled_key_refuses_encryption_until_enabled_again() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    f.service.disable_key(&c, &key).await.expect("disable");
+    assert!(matches!(
+        f.service.encrypt(&c, &key, b"x", &ctx(&[]), None),
+        Err(Error::KeyDisabled { .. })
+    ));
+    f.service.enable_key(&c, &key).await.expect("enable");
+    f.service
+        .encrypt(&c, &key, b"x", &ctx(&[]), None)
+        .expect("encrypt");
+}
+
+#[tokio::test]
+async fn rotation_adds_versions_and_old_ciphertexts_still_decrypt() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    f.service
+        .create_alias(&c, "alias/app", &key)
+        .await
+        .expect("alias");
+    let before = f
+        .service
+        .encrypt(&c, "alias/app", b"v1", &ctx(&[]), None)
+        .expect("encrypt");
+    f.service
+        .rotate_key_on_demand(&c, &key)
+        .await
+        .expect("rotate");
+    let after = f
+        .service
+        .encrypt(&c, "alias/app", b"v2", &ctx(&[]), None)
+        .expect("encrypt");
+    assert_eq!(before.ciphertext[17..21], [0, 0, 0, 1], "first version");
+    assert_eq!(
+        after.ciphertext[17..21],
+        [0, 0, 0, 2],
+        "encrypt uses the newest version"
+    );
+    for (blob, want) in [(&before.ciphertext, b"v1"), (&after.ciphertext, b"v2")] {
+        let dec = f
+            .service
+            .decrypt(&c, blob, &ctx(&[]), None, None)
+            .expect("decrypt");
+        assert_eq!(dec.plaintext.as_slice(), want);
+    }
+    let rotations = f
+        .service
+        .list_key_rotations(&c, &key, None, None)
+        .expect("list");
+    assert_eq!(rotations.rotations.len(), 1);
+    assert_eq!(rotations.rotations[0].0, 2);
+}
+
+#[tokio::test]
+async fn on_demand_rotation_is_limited_to_ten() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    for _ in 0..10 {
+        f.service
+            .rotate_key_on_demand(&c, &key)
+            .await
+            .expect("rotate");
+    }
+    assert!(matches!(
+        f.service.rotate_key_on_demand(&c, &key).await,
+        Err(Error::LimitExceeded { .. })
+    ));
+}
+
+#[tokio::test]
+async fn automatic_rotation_happens_when_the_period_has_elapsed() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    f.service
+        .enable_key_rotation(&c, &key, Some(90))
+        .await
+        .expect("enable rotation");
+    assert!(f.service.rotate_due_keys().await.expect("run").is_empty());
+    f.clock.danger_set_offset(91 * DAY_MS);
+    assert_eq!(f.service.rotate_due_keys().await.expect("run").len(), 1);
+    assert!(
+        f.service
+            .rotate_due_keys()
+            .await
+            .expect("run again")
+            .is_empty()
+    );
+    let status = f.service.key_rotation_status(&c, &key).expect("status");
+    let next = status.schedule.expect("still enabled").next_rotation;
+    assert!(
+        next.0 > f.clock_now() + 88 * DAY_MS,
+        "next rotation is a period away"
+    );
+}
+
+impl Fixture {
+    fn clock_now(&self) -> i64 {
+        use keystead_types::Clock;
+        self.clock.now().0
+    }
+}
+
+#[tokio::test]
+async fn scheduled_deletion_deletes_the_key_and_its_aliases_after_the_window() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    f.service
+        .create_alias(&c, "alias/doomed", &key)
+        .await
+        .expect("alias");
+    let record = f
+        .service
+        .schedule_key_deletion(&c, &key, Some(7))
+        .await
+        .expect("schedule");
+    assert_eq!(record.key_state, KeyState::PendingDeletion);
+    assert!(matches!(
+        f.service.encrypt(&c, &key, b"x", &ctx(&[]), None),
+        Err(Error::InvalidKeyState { .. })
+    ));
+    f.clock.danger_set_offset(6 * DAY_MS);
+    assert!(f.service.delete_due_keys().await.expect("run").is_empty());
+    f.clock.danger_set_offset(7 * DAY_MS + 1000);
+    assert_eq!(f.service.delete_due_keys().await.expect("run").len(), 1);
+    assert!(matches!(
+        f.service.describe_key(&c, &key),
+        Err(Error::KeyNotFound { .. })
+    ));
+    assert!(
+        f.service
+            .list_aliases(&c, None, None, None)
+            .expect("list")
+            .aliases
+            .is_empty()
+    );
+    // And it stays deleted after a restart.
+    let reopened = open(&f.dir, f.clock.clone()).await;
+    assert_eq!(reopened.key_count(), 0);
+}
+
+#[tokio::test]
+async fn cancelled_deletion_leaves_the_key_disabled() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    f.service
+        .schedule_key_deletion(&c, &key, None)
+        .await
+        .expect("schedule");
+    f.service
+        .cancel_key_deletion(&c, &key)
+        .await
+        .expect("cancel");
+    let record = f.service.describe_key(&c, &key).expect("describe");
+    assert_eq!(record.key_state, KeyState::Disabled);
+    assert_eq!(record.deletion_date, None);
+}
+
+#[tokio::test]
+async fn everything_survives_a_restart_and_old_ciphertexts_decrypt() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    f.service
+        .create_alias(&c, "alias/kept", &key)
+        .await
+        .expect("alias");
+    f.service
+        .tag_resource(
+            &c,
+            &key,
+            vec![keystead_store::Tag {
+                key: "env".into(),
+                value: "prod".into(),
+            }],
+        )
+        .await
+        .expect("tag");
+    let enc = f
+        .service
+        .encrypt(&c, &key, b"kept", &ctx(&[]), None)
+        .expect("encrypt");
+    f.service
+        .rotate_key_on_demand(&c, &key)
+        .await
+        .expect("rotate");
+    let policy = f.service.key_policy(&c, &key, None).expect("policy");
+    drop(f.service);
+    let reopened = open(&f.dir, f.clock.clone()).await;
+    let dec = reopened
+        .decrypt(&c, &enc.ciphertext, &ctx(&[]), None, None)
+        .expect("decrypt");
+    assert_eq!(dec.plaintext.as_slice(), b"kept");
+    assert_eq!(
+        reopened
+            .describe_key(&c, "alias/kept")
+            .expect("alias")
+            .key_id
+            .to_string(),
+        key
+    );
+    assert_eq!(reopened.key_policy(&c, &key, None).expect("policy"), policy);
+    let tags = reopened
+        .list_resource_tags(&c, &key, None, None)
+        .expect("tags")
+        .tags;
+    assert_eq!(tags.len(), 1);
+    assert_eq!(
+        reopened
+            .list_key_rotations(&c, &key, None, None)
+            .expect("rot")
+            .rotations
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn another_account_can_neither_see_nor_use_the_key() {
+    let f = fixture().await;
+    let owner = caller("111122223333");
+    let other = caller("444455556666");
+    let key = new_key(&f, &owner).await;
+    assert!(matches!(
+        f.service.describe_key(&other, &key),
+        Err(Error::KeyNotFound { .. })
+    ));
+    let arn = f
+        .service
+        .describe_key(&owner, &key)
+        .map(|r| keystead_types::key_arn(&r.region, &r.account_id, &r.key_id))
+        .expect("arn");
+    assert!(matches!(
+        f.service.encrypt(&other, &arn, b"x", &ctx(&[]), None),
+        Err(Error::AccessDenied { .. })
+    ));
+    let enc = f
+        .service
+        .encrypt(&owner, &key, b"x", &ctx(&[]), None)
+        .expect("encrypt");
+    assert!(matches!(
+        f.service
+            .decrypt(&other, &enc.ciphertext, &ctx(&[]), None, None),
+        Err(Error::AccessDenied { .. })
+    ));
+}
+
+#[tokio::test]
+async fn aliases_are_unique_and_reserved_names_are_refused() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let a = new_key(&f, &c).await;
+    let b = new_key(&f, &c).await;
+    f.service
+        .create_alias(&c, "alias/one", &a)
+        .await
+        .expect("create");
+    assert!(matches!(
+        f.service.create_alias(&c, "alias/one", &b).await,
+        Err(Error::AliasExists { .. })
+    ));
+    assert!(matches!(
+        f.service.create_alias(&c, "alias/aws/s3", &a).await,
+        Err(Error::ReservedAlias)
+    ));
+    assert!(matches!(
+        f.service.create_alias(&c, "one", &a).await,
+        Err(Error::Validation { .. })
+    ));
+    assert!(matches!(
+        f.service.create_alias(&c, "alias/two", "alias/one").await,
+        Err(Error::InvalidKeyReference { .. })
+    ));
+    f.service
+        .update_alias(&c, "alias/one", &b)
+        .await
+        .expect("update");
+    assert_eq!(
+        f.service
+            .describe_key(&c, "alias/one")
+            .expect("d")
+            .key_id
+            .to_string(),
+        b
+    );
+    f.service
+        .delete_alias(&c, "alias/one")
+        .await
+        .expect("delete");
+    assert!(matches!(
+        f.service.describe_key(&c, "alias/one"),
+        Err(Error::AliasNotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn list_keys_pages_through_every_key_once() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let mut created = Vec::new();
+    for _ in 0..7 {
+        created.push(new_key(&f, &c).await);
+    }
+    new_key(&f, &caller("444455556666")).await;
+    created.sort();
+    let mut seen = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = f
+            .service
+            .list_keys(&c, Some(3), marker.as_deref())
+            .expect("page");
+        seen.extend(page.keys.into_iter().map(|(id, _)| id.to_string()));
+        match page.next_marker {
+            Some(m) => marker = Some(m),
+            None => break,
+        }
+    }
+    assert_eq!(seen, created);
+}
+
+#[tokio::test]
+async fn data_keys_decrypt_to_their_plaintext() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    let dk = f
+        .service
+        .generate_data_key(&c, &key, 32, &ctx(&[("a", "b")]))
+        .expect("gdk");
+    assert_eq!(dk.plaintext.len(), 32);
+    let dec = f
+        .service
+        .decrypt(&c, &dk.ciphertext, &ctx(&[("a", "b")]), None, None)
+        .expect("dec");
+    assert_eq!(dec.plaintext.as_slice(), dk.plaintext.as_slice());
+}

@@ -1,0 +1,337 @@
+//! The data directory: its layout, its one-time initialization, and opening it to serve.
+//!
+//! ```text
+//! DATA_DIR/            mode 0700
+//!   root.key           the root key every key version is sealed under (mode 0600)
+//!   keystead.db        the SQLite store (mode 0600)
+//!   credentials        the first account's root access key, AWS CLI format (mode 0600)
+//! ```
+//!
+//! Initialization is idempotent and crash-safe: each step checks what exists, and the store's
+//! `first_account` metadata, written last, is what marks the directory initialized. A directory
+//! that has a database but no root key is refused rather than given a new root key, which would
+//! make every sealed key unreadable.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use keystead_crypto::RootKey;
+use keystead_store::{AccessKeyRecord, AccessKeyStatus, AccountRecord, Store};
+use keystead_store_sqlite::SqliteStore;
+use keystead_types::{AccountId, Clock};
+use zeroize::Zeroizing;
+
+/// The profile name written to the credentials file.
+pub const PROFILE: &str = "keystead";
+const METADATA_FIRST_ACCOUNT: &str = "first_account";
+
+/// Why the data directory cannot be initialized or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be created, read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database exists but the root key does not.
+    #[error(
+        "{root_key} is missing but {database} exists: refusing to create a new root key, which \
+         would make every stored key unreadable. Restore the root key file."
+    )]
+    RootKeyMissing {
+        /// The expected root key path.
+        root_key: PathBuf,
+        /// The database path.
+        database: PathBuf,
+    },
+    /// `keystead init` on a directory that is already initialized.
+    #[error("{path} is already initialized (first account {account_id})")]
+    AlreadyInitialized {
+        /// The data directory.
+        path: PathBuf,
+        /// Its first account.
+        account_id: String,
+    },
+    /// The root key file is unusable.
+    #[error(transparent)]
+    Crypto(#[from] keystead_crypto::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] keystead_store::Error),
+}
+
+/// The first account's root credentials, made by initialization. Shown once.
+pub struct FirstAccount {
+    /// The 12-digit account id.
+    pub account_id: AccountId,
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key. Printed once and written to the credentials file; stored only
+    /// sealed.
+    pub secret_access_key: Zeroizing<String>,
+    /// Where the credentials were written.
+    pub credentials_file: PathBuf,
+}
+
+impl FirstAccount {
+    /// What to tell the person who initialized the deployment, including the secret: shown
+    /// once, on standard output.
+    pub fn announcement(&self) -> String {
+        let file = self.credentials_file.display();
+        format!(
+            "account id:            {}\n\
+             aws_access_key_id:     {}\n\
+             aws_secret_access_key: {}\n\
+             These credentials are shown once. They are saved as profile '{PROFILE}' in {file}:\n\
+             export AWS_SHARED_CREDENTIALS_FILE={file} AWS_PROFILE={PROFILE}",
+            self.account_id,
+            self.access_key_id,
+            self.secret_access_key.as_str(),
+        )
+    }
+}
+
+/// An opened data directory.
+pub struct Opened {
+    /// The root key.
+    pub root_key: Arc<RootKey>,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Set when this open initialized the directory.
+    pub initialized: Option<FirstAccount>,
+}
+
+/// Paths inside a data directory.
+pub fn root_key_path(dir: &Path) -> PathBuf {
+    dir.join("root.key")
+}
+
+/// The SQLite database path.
+pub fn database_path(dir: &Path) -> PathBuf {
+    dir.join("keystead.db")
+}
+
+/// The credentials file path.
+pub fn credentials_path(dir: &Path) -> PathBuf {
+    dir.join("credentials")
+}
+
+/// `keystead init`: initializes `dir`, failing if it already is.
+pub async fn init(dir: &Path, clock: &dyn Clock) -> Result<FirstAccount, Error> {
+    let opened = open(dir, clock).await?;
+    match opened.initialized {
+        Some(first) => Ok(first),
+        None => Err(Error::AlreadyInitialized {
+            path: dir.to_owned(),
+            account_id: opened
+                .store
+                .metadata(METADATA_FIRST_ACCOUNT)
+                .await?
+                .unwrap_or_default(),
+        }),
+    }
+}
+
+/// Opens `dir` to serve, initializing it first if it is new or a previous initialization was
+/// interrupted.
+pub async fn open(dir: &Path, clock: &dyn Clock) -> Result<Opened, Error> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+    let root_path = root_key_path(dir);
+    let db_path = database_path(dir);
+    let root_key = if root_path.exists() {
+        RootKey::load(&root_path)?
+    } else if db_path.exists() {
+        return Err(Error::RootKeyMissing {
+            root_key: root_path,
+            database: db_path,
+        });
+    } else {
+        RootKey::create(&root_path)?
+    };
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db_path)?);
+    let initialized = if store.metadata(METADATA_FIRST_ACCOUNT).await?.is_some() {
+        None
+    } else {
+        Some(create_first_account(dir, &root_key, store.as_ref(), clock).await?)
+    };
+    Ok(Opened {
+        root_key: Arc::new(root_key),
+        store,
+        initialized,
+    })
+}
+
+async fn create_first_account(
+    dir: &Path,
+    root_key: &RootKey,
+    store: &dyn Store,
+    clock: &dyn Clock,
+) -> Result<FirstAccount, Error> {
+    let account_id = random_account_id()?;
+    let (access_key_id, secret_access_key) = new_access_key()?;
+    let credentials_file = credentials_path(dir);
+    write_credentials_file(&credentials_file, &access_key_id, &secret_access_key)?;
+    let now = clock.now();
+    let record = AccessKeyRecord {
+        access_key_id: access_key_id.clone(),
+        account_id: account_id.clone(),
+        sealed_secret: root_key
+            .seal_secret(secret_access_key.as_bytes(), access_key_id.as_bytes())?,
+        status: AccessKeyStatus::Active,
+        created_at: now,
+    };
+    store
+        .create_account(
+            &AccountRecord {
+                account_id: account_id.clone(),
+                created_at: now,
+            },
+            &[record],
+        )
+        .await?;
+    store
+        .set_metadata(METADATA_FIRST_ACCOUNT, account_id.as_str())
+        .await?;
+    Ok(FirstAccount {
+        account_id,
+        access_key_id,
+        secret_access_key,
+        credentials_file,
+    })
+}
+
+/// A random 12-digit account id.
+fn random_account_id() -> Result<AccountId, Error> {
+    let bytes = keystead_crypto::random_array::<12>()?;
+    let digits: String = bytes.iter().map(|b| char::from(b'0' + b % 10)).collect();
+    Ok(digits
+        .parse()
+        .expect("twelve ASCII digits are an account id"))
+}
+
+/// A new access key: `AKIA` and 16 base-32 characters, and a 40-character secret, shaped like
+/// AWS's so that tools that check the shape accept them.
+pub fn new_access_key() -> Result<(String, Zeroizing<String>), keystead_crypto::Error> {
+    const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    const SECRET_ALPHABET: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let id_bytes = keystead_crypto::random_array::<16>()?;
+    let id: String = std::iter::once("AKIA".to_owned())
+        .chain(
+            id_bytes
+                .iter()
+                .map(|b| char::from(ID_ALPHABET[usize::from(b % 32)]).to_string()),
+        )
+        .collect();
+    let secret_bytes = keystead_crypto::random_array::<40>()?;
+    let secret: Zeroizing<String> = Zeroizing::new(
+        secret_bytes
+            .iter()
+            .map(|b| char::from(SECRET_ALPHABET[usize::from(b % 64)]))
+            .collect(),
+    );
+    Ok((id, secret))
+}
+
+/// Writes the AWS CLI credentials file (mode 0600) through a temporary file and a rename, so a
+/// crash leaves either the old file or the new one.
+fn write_credentials_file(path: &Path, access_key_id: &str, secret: &str) -> Result<(), Error> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    let text = Zeroizing::new(format!(
+        "[{PROFILE}]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"
+    ));
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use keystead_types::SystemClock;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn init_creates_private_files_and_credentials_once() {
+        let dir = tempfile::tempdir().expect("temp");
+        let data = dir.path().join("data");
+        let clock = SystemClock::default();
+        let first = init(&data, &clock).await.expect("init");
+        assert_eq!(first.access_key_id.len(), 20);
+        assert!(first.access_key_id.starts_with("AKIA"));
+        assert_eq!(first.secret_access_key.len(), 40);
+        for (path, mode) in [
+            (data.clone(), 0o700),
+            (root_key_path(&data), 0o600),
+            (database_path(&data), 0o600),
+            (credentials_path(&data), 0o600),
+        ] {
+            let actual = std::fs::metadata(&path)
+                .expect("exists")
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(actual, mode, "{}", path.display());
+        }
+        let creds = std::fs::read_to_string(credentials_path(&data)).expect("read");
+        assert!(creds.starts_with("[keystead]\n"));
+        assert!(creds.contains(first.secret_access_key.as_str()));
+
+        let again = init(&data, &clock).await.err().expect("second init fails");
+        assert!(matches!(again, Error::AlreadyInitialized { .. }), "{again}");
+        let opened = open(&data, &clock).await.expect("open");
+        assert!(opened.initialized.is_none(), "opening never re-initializes");
+        let snapshot = opened.store.load().await.expect("load");
+        assert_eq!(snapshot.accounts.len(), 1);
+        assert_eq!(snapshot.access_keys[0].access_key_id, first.access_key_id);
+        assert!(
+            !snapshot.access_keys[0]
+                .sealed_secret
+                .windows(40)
+                .any(|w| w == first.secret_access_key.as_bytes()),
+            "the secret is stored sealed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_database_without_its_root_key_is_refused() {
+        let dir = tempfile::tempdir().expect("temp");
+        let clock = SystemClock::default();
+        init(dir.path(), &clock).await.expect("init");
+        std::fs::remove_file(root_key_path(dir.path())).expect("remove");
+        let e = open(dir.path(), &clock).await.err().expect("refused");
+        assert!(matches!(e, Error::RootKeyMissing { .. }), "{e}");
+    }
+}

@@ -1,0 +1,637 @@
+//! keystead's embedded store: a [`Store`] on one SQLite file, the default backend.
+//!
+//! The database is a durable log of changes; keystead reads it once at start ([`Store::load`])
+//! and serves from memory. Every write runs in one transaction that is fsync'd before the method
+//! returns (write-ahead log, `synchronous=FULL`; see `schema.rs`). The file and its side files
+//! have mode 0600. This crate stores what [`keystead_store::persist`] encodes and sealed bytes as
+//! BLOBs; it never sees plaintext key material and must not interpret records beyond their ids.
+//!
+//! rusqlite is blocking: each call runs on tokio's blocking pool, holding the one connection
+//! behind a mutex. That serializes writes, which are rare, and costs nothing for reads, which
+//! happen only at load.
+
+mod error;
+mod schema;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use keystead_store::persist::{self, StoredRow};
+use keystead_store::{
+    AccessKeyRecord, AccountRecord, AliasRecord, Error, KeyRecord, KeyVersionRecord, Snapshot,
+    Store, alias_id, key_version_id, what,
+};
+use keystead_types::{AccountId, KeyId, Region};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use crate::error::unavailable;
+
+/// A [`Store`] backed by one SQLite database file.
+///
+/// Cloning is cheap and shares the connection. The database is closed when the last clone is
+/// dropped and no call is in flight.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating it (mode 0600) if it does not exist, and applies
+    /// any schema migrations it lacks.
+    ///
+    /// This blocks on file I/O; call it at start-up or from `spawn_blocking`. An existing
+    /// database and its `-wal`/`-shm` files lose any group or other permissions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`], whose source names the path and the reason: the file or its
+    /// directory cannot be created, it is not a SQLite database, it belongs to another
+    /// application, or it was migrated by a newer keystead.
+    pub fn open(path: &Path) -> Result<SqliteStore, Error> {
+        let conn = schema::open(path)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                conn: Mutex::new(conn),
+            }),
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `op` with the connection on the blocking pool.
+    async fn with_conn<T, F>(&self, op: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave a transaction half-applied: dropping
+            // the `Transaction` during unwinding rolls it back. So a poisoned lock is safe to use.
+            let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            op(&mut conn)
+        })
+        .await
+        .map_err(|join| Error::Unavailable(Box::new(join)))?
+    }
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn load(&self) -> Result<Snapshot, Error> {
+        self.with_conn(|conn| {
+            // One read transaction, so the snapshot is consistent even if another process writes.
+            let tx = conn.transaction().map_err(unavailable)?;
+            let snapshot = Snapshot {
+                accounts: load_accounts(&tx)?,
+                access_keys: load_access_keys(&tx)?,
+                keys: load_keys(&tx)?,
+                key_versions: load_key_versions(&tx)?,
+                aliases: load_aliases(&tx)?,
+            };
+            tx.commit().map_err(unavailable)?;
+            Ok(snapshot)
+        })
+        .await
+    }
+
+    async fn create_account(
+        &self,
+        account: &AccountRecord,
+        access_keys: &[AccessKeyRecord],
+    ) -> Result<(), Error> {
+        keystead_store::check_access_keys_belong(account, access_keys)?;
+        let account = account.clone();
+        let access_keys = access_keys.to_vec();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let account_id = account.account_id.as_str();
+            if exists(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM accounts WHERE account_id = ?1)",
+                [account_id],
+            )? {
+                return Err(Error::Conflict {
+                    what: what::ACCOUNT,
+                    id: account_id.to_owned(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO accounts (account_id, schema_version, record) VALUES (?1, ?2, ?3)",
+                params![
+                    account_id,
+                    persist::SCHEMA_VERSION,
+                    persist::encode_account(&account)
+                ],
+            )
+            .map_err(unavailable)?;
+            for key in &access_keys {
+                // Checked one by one after each insert, so a duplicate within `access_keys` is a
+                // conflict too.
+                let sql = "SELECT EXISTS (SELECT 1 FROM access_keys WHERE access_key_id = ?1)";
+                if exists(&tx, sql, [&key.access_key_id])? {
+                    return Err(Error::Conflict {
+                        what: what::ACCESS_KEY,
+                        id: key.access_key_id.clone(),
+                    });
+                }
+                upsert_access_key(&tx, key)?;
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), Error> {
+        let key = key.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let account_id = key.account_id.as_str();
+            if !exists(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM accounts WHERE account_id = ?1)",
+                [account_id],
+            )? {
+                return Err(Error::NotFound {
+                    what: what::ACCOUNT,
+                    id: account_id.to_owned(),
+                });
+            }
+            upsert_access_key(&tx, &key)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn create_key(
+        &self,
+        key: &KeyRecord,
+        first_version: &KeyVersionRecord,
+    ) -> Result<(), Error> {
+        keystead_store::check_version_belongs(key, first_version)?;
+        let key = key.clone();
+        let version = first_version.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if key_exists(&tx, &key.key_id)? {
+                return Err(Error::Conflict {
+                    what: what::KEY,
+                    id: key.key_id.to_string(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO keys (key_id, account_id, region, schema_version, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    key.key_id.to_string(),
+                    key.account_id.as_str(),
+                    key.region.as_str(),
+                    persist::SCHEMA_VERSION,
+                    persist::encode_key(&key),
+                ],
+            )
+            .map_err(unavailable)?;
+            insert_version(&tx, &version)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn update_key(&self, key: &KeyRecord) -> Result<(), Error> {
+        let key = key.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            update_key_row(&tx, &key)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn add_key_version(
+        &self,
+        key: &KeyRecord,
+        version: &KeyVersionRecord,
+    ) -> Result<(), Error> {
+        keystead_store::check_version_belongs(key, version)?;
+        let key = key.clone();
+        let version = version.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            update_key_row(&tx, &key)?;
+            let sql =
+                "SELECT EXISTS (SELECT 1 FROM key_versions WHERE key_id = ?1 AND version = ?2)";
+            if exists(
+                &tx,
+                sql,
+                params![version.key_id.to_string(), version.version],
+            )? {
+                // Returning drops `tx`, which rolls back the key update above.
+                return Err(Error::Conflict {
+                    what: what::KEY_VERSION,
+                    id: key_version_id(&version.key_id, version.version),
+                });
+            }
+            insert_version(&tx, &version)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_key(&self, key_id: &KeyId) -> Result<(), Error> {
+        let key_id = *key_id;
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let id = key_id.to_string();
+            tx.execute("DELETE FROM aliases WHERE target_key_id = ?1", [&id])
+                .map_err(unavailable)?;
+            tx.execute("DELETE FROM key_versions WHERE key_id = ?1", [&id])
+                .map_err(unavailable)?;
+            let deleted = tx
+                .execute("DELETE FROM keys WHERE key_id = ?1", [&id])
+                .map_err(unavailable)?;
+            if deleted == 0 {
+                return Err(Error::NotFound {
+                    what: what::KEY,
+                    id,
+                });
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn create_alias(&self, alias: &AliasRecord) -> Result<(), Error> {
+        let alias = alias.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if alias_exists(&tx, &alias.account_id, &alias.region, &alias.alias_name)? {
+                return Err(Error::Conflict {
+                    what: what::ALIAS,
+                    id: alias_id(&alias.account_id, &alias.region, &alias.alias_name),
+                });
+            }
+            if !key_exists(&tx, &alias.target_key_id)? {
+                return Err(Error::NotFound {
+                    what: what::KEY,
+                    id: alias.target_key_id.to_string(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO aliases
+                     (account_id, region, alias_name, target_key_id, schema_version, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    alias.account_id.as_str(),
+                    alias.region.as_str(),
+                    alias.alias_name,
+                    alias.target_key_id.to_string(),
+                    persist::SCHEMA_VERSION,
+                    persist::encode_alias(&alias),
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), Error> {
+        let alias = alias.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if !alias_exists(&tx, &alias.account_id, &alias.region, &alias.alias_name)? {
+                return Err(Error::NotFound {
+                    what: what::ALIAS,
+                    id: alias_id(&alias.account_id, &alias.region, &alias.alias_name),
+                });
+            }
+            if !key_exists(&tx, &alias.target_key_id)? {
+                return Err(Error::NotFound {
+                    what: what::KEY,
+                    id: alias.target_key_id.to_string(),
+                });
+            }
+            tx.execute(
+                "UPDATE aliases SET target_key_id = ?4, schema_version = ?5, record = ?6
+                 WHERE account_id = ?1 AND region = ?2 AND alias_name = ?3",
+                params![
+                    alias.account_id.as_str(),
+                    alias.region.as_str(),
+                    alias.alias_name,
+                    alias.target_key_id.to_string(),
+                    persist::SCHEMA_VERSION,
+                    persist::encode_alias(&alias),
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_alias(
+        &self,
+        account: &AccountId,
+        region: &Region,
+        alias_name: &str,
+    ) -> Result<(), Error> {
+        let (account, region, alias_name) =
+            (account.clone(), region.clone(), alias_name.to_owned());
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM aliases WHERE account_id = ?1 AND region = ?2 AND alias_name = ?3",
+                    params![account.as_str(), region.as_str(), alias_name],
+                )
+                .map_err(unavailable)?;
+            if deleted == 0 {
+                return Err(Error::NotFound {
+                    what: what::ALIAS,
+                    id: alias_id(&account, &region, &alias_name),
+                });
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn metadata(&self, name: &str) -> Result<Option<String>, Error> {
+        let name = name.to_owned();
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare("SELECT value FROM metadata WHERE name = ?1")
+                .map_err(unavailable)?;
+            let mut rows = statement.query([&name]).map_err(unavailable)?;
+            match rows.next().map_err(unavailable)? {
+                Some(row) => row.get(0).map(Some).map_err(unavailable),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn set_metadata(&self, name: &str, value: &str) -> Result<(), Error> {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            tx.execute(
+                "INSERT INTO metadata (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [&name, &value],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+}
+
+/// Begins a write transaction. IMMEDIATE takes the write lock now, so the existence checks that
+/// follow cannot be invalidated by another process before the writes.
+fn write(conn: &mut Connection) -> Result<Transaction<'_>, Error> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(unavailable)
+}
+
+fn exists<P: rusqlite::Params>(tx: &Transaction<'_>, sql: &str, params: P) -> Result<bool, Error> {
+    tx.query_row(sql, params, |row| row.get(0))
+        .map_err(unavailable)
+}
+
+fn key_exists(tx: &Transaction<'_>, key_id: &KeyId) -> Result<bool, Error> {
+    exists(
+        tx,
+        "SELECT EXISTS (SELECT 1 FROM keys WHERE key_id = ?1)",
+        [key_id.to_string()],
+    )
+}
+
+fn alias_exists(
+    tx: &Transaction<'_>,
+    account: &AccountId,
+    region: &Region,
+    alias_name: &str,
+) -> Result<bool, Error> {
+    exists(
+        tx,
+        "SELECT EXISTS (SELECT 1 FROM aliases
+             WHERE account_id = ?1 AND region = ?2 AND alias_name = ?3)",
+        params![account.as_str(), region.as_str(), alias_name],
+    )
+}
+
+fn upsert_access_key(tx: &Transaction<'_>, key: &AccessKeyRecord) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO access_keys (access_key_id, account_id, sealed_secret, schema_version, record)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (access_key_id) DO UPDATE SET
+             account_id = excluded.account_id,
+             sealed_secret = excluded.sealed_secret,
+             schema_version = excluded.schema_version,
+             record = excluded.record",
+        params![
+            key.access_key_id,
+            key.account_id.as_str(),
+            key.sealed_secret,
+            persist::SCHEMA_VERSION,
+            persist::encode_access_key(key),
+        ],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+fn update_key_row(tx: &Transaction<'_>, key: &KeyRecord) -> Result<(), Error> {
+    let updated = tx
+        .execute(
+            "UPDATE keys SET account_id = ?2, region = ?3, schema_version = ?4, record = ?5
+             WHERE key_id = ?1",
+            params![
+                key.key_id.to_string(),
+                key.account_id.as_str(),
+                key.region.as_str(),
+                persist::SCHEMA_VERSION,
+                persist::encode_key(key),
+            ],
+        )
+        .map_err(unavailable)?;
+    if updated == 0 {
+        return Err(Error::NotFound {
+            what: what::KEY,
+            id: key.key_id.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn insert_version(tx: &Transaction<'_>, version: &KeyVersionRecord) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO key_versions (key_id, version, wrapped_material, schema_version, record)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            version.key_id.to_string(),
+            version.version,
+            version.wrapped_material,
+            persist::SCHEMA_VERSION,
+            persist::encode_key_version(version),
+        ],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+fn load_accounts(tx: &Transaction<'_>) -> Result<Vec<AccountRecord>, Error> {
+    let mut statement = tx
+        .prepare("SELECT account_id, schema_version, record FROM accounts ORDER BY account_id")
+        .map_err(unavailable)?;
+    let mut rows = statement.query([]).map_err(unavailable)?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        let (id, schema_version, json) = head(row)?;
+        records.push(persist::decode_account(StoredRow {
+            id: &id,
+            schema_version,
+            json: &json,
+        })?);
+    }
+    Ok(records)
+}
+
+fn load_access_keys(tx: &Transaction<'_>) -> Result<Vec<AccessKeyRecord>, Error> {
+    let mut statement = tx
+        .prepare(
+            "SELECT access_key_id, schema_version, record, sealed_secret FROM access_keys
+             ORDER BY access_key_id",
+        )
+        .map_err(unavailable)?;
+    let mut rows = statement.query([]).map_err(unavailable)?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        let (id, schema_version, json) = head(row)?;
+        let sealed: Vec<u8> = row.get(3).map_err(unavailable)?;
+        let stored = StoredRow {
+            id: &id,
+            schema_version,
+            json: &json,
+        };
+        records.push(persist::decode_access_key(stored, sealed)?);
+    }
+    Ok(records)
+}
+
+fn load_keys(tx: &Transaction<'_>) -> Result<Vec<KeyRecord>, Error> {
+    let mut statement = tx
+        .prepare("SELECT key_id, schema_version, record FROM keys ORDER BY key_id")
+        .map_err(unavailable)?;
+    let mut rows = statement.query([]).map_err(unavailable)?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        let (id, schema_version, json) = head(row)?;
+        records.push(persist::decode_key(StoredRow {
+            id: &id,
+            schema_version,
+            json: &json,
+        })?);
+    }
+    Ok(records)
+}
+
+fn load_key_versions(tx: &Transaction<'_>) -> Result<Vec<KeyVersionRecord>, Error> {
+    let mut statement = tx
+        .prepare(
+            "SELECT key_id || '/' || version, schema_version, record, wrapped_material
+             FROM key_versions ORDER BY key_id, version",
+        )
+        .map_err(unavailable)?;
+    let mut rows = statement.query([]).map_err(unavailable)?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        let (id, schema_version, json) = head(row)?;
+        let material: Vec<u8> = row.get(3).map_err(unavailable)?;
+        let stored = StoredRow {
+            id: &id,
+            schema_version,
+            json: &json,
+        };
+        records.push(persist::decode_key_version(stored, material)?);
+    }
+    Ok(records)
+}
+
+fn load_aliases(tx: &Transaction<'_>) -> Result<Vec<AliasRecord>, Error> {
+    let mut statement = tx
+        .prepare(
+            "SELECT account_id || ':' || region || ':' || alias_name, schema_version, record
+             FROM aliases ORDER BY account_id, region, alias_name",
+        )
+        .map_err(unavailable)?;
+    let mut rows = statement.query([]).map_err(unavailable)?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        let (id, schema_version, json) = head(row)?;
+        records.push(persist::decode_alias(StoredRow {
+            id: &id,
+            schema_version,
+            json: &json,
+        })?);
+    }
+    Ok(records)
+}
+
+/// The first three columns every record query selects: an id for errors, `schema_version` and
+/// the JSON `record`.
+fn head(row: &rusqlite::Row<'_>) -> Result<(String, i64, String), Error> {
+    Ok((
+        row.get(0).map_err(unavailable)?,
+        row.get(1).map_err(unavailable)?,
+        row.get(2).map_err(unavailable)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_are_durable_and_enforce_foreign_keys() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("keystead.db")).expect("open");
+        let conn = store.inner.conn.lock().expect("unpoisoned");
+        let pragma = |name: &str| -> String {
+            conn.pragma_query_value(None, name, |row| {
+                row.get::<_, rusqlite::types::Value>(0).map(|v| match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })
+            })
+            .expect("pragma")
+        };
+        assert_eq!(pragma("journal_mode"), "wal");
+        assert_eq!(pragma("synchronous"), "2", "synchronous must be FULL");
+        assert_eq!(pragma("foreign_keys"), "1");
+        assert_eq!(pragma("secure_delete"), "1");
+        assert_eq!(pragma("busy_timeout"), "5000");
+        assert_eq!(pragma("application_id"), schema::APPLICATION_ID.to_string());
+    }
+}

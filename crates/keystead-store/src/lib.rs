@@ -1,0 +1,163 @@
+//! keystead's storage interface: the [`Store`] trait, the records it persists, their on-disk
+//! shape and versioning ([`persist`]), the schema migration ids ([`migrations`]) and, with the
+//! `conformance` feature, the suite every backend must pass.
+//!
+//! keystead loads all state into memory at start ([`Store::load`]) and serves requests from
+//! memory; the store is the durable write-through log of changes. Every write returns only after
+//! the change is committed and flushed to stable storage, so an acknowledged request survives a
+//! crash or power loss. Each write is atomic: it happens entirely or not at all.
+//!
+//! This crate must not depend on a database: backends (`keystead-store-sqlite`, later
+//! PostgreSQL) depend on it. It never sees plaintext key material or secrets, only bytes sealed
+//! under the root key.
+
+mod error;
+pub mod migrations;
+pub mod persist;
+mod records;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+use async_trait::async_trait;
+use keystead_types::{AccountId, KeyId, Region};
+
+pub use error::{Error, what};
+pub use records::{
+    AccessKeyRecord, AccessKeyStatus, AccountRecord, AliasRecord, KeyRecord, KeyVersionRecord,
+    RotationSchedule, RotationType, Snapshot, Tag,
+};
+
+/// A durable store of keystead's state, used as `Arc<dyn Store>`.
+///
+/// Every write method returns `Ok` only after its change is committed and durable, and either
+/// applies all of its change or none of it. Writes may run concurrently; each is serialized
+/// against the others by the backend. If the future of a write is dropped before it completes,
+/// the write may or may not have been applied.
+///
+/// Writes that name several records check that they agree (a key version's `key_id` is the
+/// key's, an access key's `account_id` is the account's) and return [`Error::Invalid`] if not.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Everything the store holds, each list in the order documented on [`Snapshot`].
+    async fn load(&self) -> Result<Snapshot, Error>;
+
+    /// Creates an account with its first access keys, atomically.
+    ///
+    /// [`Error::Conflict`] if the account or any of the access key ids exists already.
+    async fn create_account(
+        &self,
+        account: &AccountRecord,
+        access_keys: &[AccessKeyRecord],
+    ) -> Result<(), Error>;
+
+    /// Inserts an access key, or replaces the one with the same `access_key_id`.
+    ///
+    /// [`Error::NotFound`] if its account does not exist.
+    async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), Error>;
+
+    /// Creates a key with its first version, atomically.
+    ///
+    /// [`Error::Conflict`] if the key id exists. The key's account need not have an account
+    /// record (`--dev` mode serves accounts that were never created).
+    async fn create_key(
+        &self,
+        key: &KeyRecord,
+        first_version: &KeyVersionRecord,
+    ) -> Result<(), Error>;
+
+    /// Replaces a key's record.
+    ///
+    /// [`Error::NotFound`] if the key does not exist.
+    async fn update_key(&self, key: &KeyRecord) -> Result<(), Error>;
+
+    /// Replaces a key's record and adds a version to it, atomically (rotation).
+    ///
+    /// [`Error::NotFound`] if the key does not exist; [`Error::Conflict`] if the version exists,
+    /// in which case the key record is not updated either.
+    async fn add_key_version(
+        &self,
+        key: &KeyRecord,
+        version: &KeyVersionRecord,
+    ) -> Result<(), Error>;
+
+    /// Deletes a key, all its versions and every alias that targets it, atomically.
+    ///
+    /// [`Error::NotFound`] if the key does not exist.
+    async fn delete_key(&self, key_id: &KeyId) -> Result<(), Error>;
+
+    /// Creates an alias.
+    ///
+    /// [`Error::Conflict`] if an alias with the same account, region and name exists;
+    /// [`Error::NotFound`] (of a key) if the target key does not exist.
+    async fn create_alias(&self, alias: &AliasRecord) -> Result<(), Error>;
+
+    /// Replaces the alias with the same account, region and name (`UpdateAlias`).
+    ///
+    /// [`Error::NotFound`] if the alias does not exist, or (of a key) if the new target key does
+    /// not exist.
+    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), Error>;
+
+    /// Deletes an alias.
+    ///
+    /// [`Error::NotFound`] if it does not exist.
+    async fn delete_alias(
+        &self,
+        account: &AccountId,
+        region: &Region,
+        alias_name: &str,
+    ) -> Result<(), Error>;
+
+    /// A small deployment fact stored by name (the root key's fingerprint, say), or `None`.
+    async fn metadata(&self, name: &str) -> Result<Option<String>, Error>;
+
+    /// Sets a metadata entry, replacing any previous value.
+    async fn set_metadata(&self, name: &str, value: &str) -> Result<(), Error>;
+}
+
+/// Checks that every record of a `create_account` belongs to the account; backends call this
+/// before writing.
+pub fn check_access_keys_belong(
+    account: &AccountRecord,
+    access_keys: &[AccessKeyRecord],
+) -> Result<(), Error> {
+    match access_keys
+        .iter()
+        .find(|k| k.account_id != account.account_id)
+    {
+        None => Ok(()),
+        Some(k) => Err(Error::Invalid {
+            what: what::ACCESS_KEY,
+            detail: format!(
+                "access key {} belongs to account {}, not {}",
+                k.access_key_id, k.account_id, account.account_id
+            ),
+        }),
+    }
+}
+
+/// Checks that a key version belongs to the key it is written with; backends call this before
+/// writing.
+pub fn check_version_belongs(key: &KeyRecord, version: &KeyVersionRecord) -> Result<(), Error> {
+    if key.key_id == version.key_id {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            what: what::KEY_VERSION,
+            detail: format!(
+                "version {} belongs to key {}, not {}",
+                version.version, version.key_id, key.key_id
+            ),
+        })
+    }
+}
+
+/// The id used in errors about a key version: `KEY_ID/VERSION`.
+pub fn key_version_id(key_id: &KeyId, version: u32) -> String {
+    format!("{key_id}/{version}")
+}
+
+/// The id used in errors about an alias: its ARN.
+pub fn alias_id(account: &AccountId, region: &Region, alias_name: &str) -> String {
+    keystead_types::alias_arn(region, account, alias_name)
+}

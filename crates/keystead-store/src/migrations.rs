@@ -1,0 +1,45 @@
+//! The numbered schema migrations every backend applies, in order.
+//!
+//! This module names migrations; each backend owns the DDL for them and matches exhaustively on
+//! [`Migration`], so adding a migration here fails to compile until every backend implements it.
+//! Backends record applied migrations by [`Migration::id`] in a `migrations` table, apply each at
+//! most once inside a transaction, and refuse a database that has an id they do not know (it
+//! was written by a newer keystead).
+
+/// One schema migration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Migration {
+    /// Accounts, access keys, keys, key versions, aliases and metadata.
+    Initial,
+}
+
+impl Migration {
+    /// Every migration, in the order it must be applied.
+    pub const ALL: [Migration; 1] = [Migration::Initial];
+
+    /// The number recorded in the `migrations` table; strictly increasing along [`Self::ALL`].
+    pub fn id(self) -> i64 {
+        match self {
+            Self::Initial => 1,
+        }
+    }
+
+    /// A short name recorded next to the id, for people reading the database.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Initial => "initial",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_ids_start_at_one_and_increase_by_one() {
+        for (index, migration) in Migration::ALL.iter().enumerate() {
+            assert_eq!(migration.id(), index as i64 + 1, "{migration:?}");
+        }
+    }
+}

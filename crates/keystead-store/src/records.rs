@@ -1,0 +1,224 @@
+//! The records a store persists, as the rest of keystead sees them.
+//!
+//! These types are the in-memory shape and may change freely: what is written to disk is the
+//! frozen shape in [`crate::persist`], converted from and to these. Records never hold plaintext
+//! key material or plaintext secrets, only bytes sealed under the root key; their `Debug` output
+//! prints the length of sealed bytes, not the bytes.
+
+use std::fmt;
+
+use keystead_types::{AccountId, KeyId, KeyState, Region, UnixMillis};
+use serde::{Deserialize, Serialize};
+
+/// An account: the owner of access keys, keys and aliases.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AccountRecord {
+    /// The account's 12-digit id.
+    pub account_id: AccountId,
+    /// When the account was created.
+    pub created_at: UnixMillis,
+}
+
+/// Whether an access key may sign requests.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum AccessKeyStatus {
+    /// The key authenticates requests.
+    Active,
+    /// The key is kept but rejected.
+    Inactive,
+}
+
+/// An access key id and its sealed secret access key.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccessKeyRecord {
+    /// The access key id, such as `AKIAIOSFODNN7EXAMPLE`; unique across the deployment.
+    pub access_key_id: String,
+    /// The account the key belongs to.
+    pub account_id: AccountId,
+    /// The secret access key sealed under the root key; never plaintext.
+    pub sealed_secret: Vec<u8>,
+    /// Whether the key may sign requests.
+    pub status: AccessKeyStatus,
+    /// When the key was created.
+    pub created_at: UnixMillis,
+}
+
+impl fmt::Debug for AccessKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKeyRecord")
+            .field("access_key_id", &self.access_key_id)
+            .field("account_id", &self.account_id)
+            .field("sealed_secret", &SealedLen(self.sealed_secret.len()))
+            .field("status", &self.status)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// An automatic rotation schedule.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RotationSchedule {
+    /// Days between rotations (AWS: 90 to 2560).
+    pub period_in_days: u32,
+    /// When the next automatic rotation is due.
+    pub next_rotation: UnixMillis,
+}
+
+/// A key tag.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Tag {
+    /// The tag key.
+    pub key: String,
+    /// The tag value.
+    pub value: String,
+}
+
+/// A KMS key's metadata; its material lives in [`KeyVersionRecord`]s.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct KeyRecord {
+    /// The key's id, unique across the deployment.
+    pub key_id: KeyId,
+    /// The owning account.
+    pub account_id: AccountId,
+    /// The region the key lives in.
+    pub region: Region,
+    /// The key's description.
+    pub description: String,
+    /// Enabled, Disabled, PendingDeletion, ...
+    pub key_state: KeyState,
+    /// AWS `KeyUsage`, such as `ENCRYPT_DECRYPT`.
+    pub key_usage: String,
+    /// AWS `KeySpec`, such as `SYMMETRIC_DEFAULT`.
+    pub key_spec: String,
+    /// AWS `Origin`, such as `AWS_KMS`.
+    pub origin: String,
+    /// When the key was created.
+    pub creation_date: UnixMillis,
+    /// When a key pending deletion will be deleted.
+    pub deletion_date: Option<UnixMillis>,
+    /// The pending-deletion window a deletion was scheduled with.
+    pub pending_deletion_window_in_days: Option<u32>,
+    /// The key policy document, as JSON text.
+    pub policy: String,
+    /// The key's tags, in the order they were set.
+    pub tags: Vec<Tag>,
+    /// The automatic rotation schedule, if rotation is enabled.
+    pub rotation: Option<RotationSchedule>,
+    /// Whether this is a multi-Region key.
+    pub multi_region: bool,
+}
+
+/// How a key version came to be.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum RotationType {
+    /// Created by the rotation schedule.
+    Automatic,
+    /// Created by `RotateKeyOnDemand`.
+    OnDemand,
+}
+
+/// One version of a key's material, sealed under the root key.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeyVersionRecord {
+    /// The key the version belongs to.
+    pub key_id: KeyId,
+    /// The version number, unique per key.
+    pub version: u32,
+    /// The key material sealed under the root key; never plaintext.
+    pub wrapped_material: Vec<u8>,
+    /// When the version was created.
+    pub created_at: UnixMillis,
+    /// How the version was created; `None` for the key's first version.
+    pub rotation_type: Option<RotationType>,
+}
+
+impl fmt::Debug for KeyVersionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyVersionRecord")
+            .field("key_id", &self.key_id)
+            .field("version", &self.version)
+            .field("wrapped_material", &SealedLen(self.wrapped_material.len()))
+            .field("created_at", &self.created_at)
+            .field("rotation_type", &self.rotation_type)
+            .finish()
+    }
+}
+
+/// An alias: a name for a key, unique per account and region.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AliasRecord {
+    /// The owning account.
+    pub account_id: AccountId,
+    /// The alias's region.
+    pub region: Region,
+    /// The alias name, starting with `alias/`.
+    pub alias_name: String,
+    /// The key the alias names.
+    pub target_key_id: KeyId,
+    /// When the alias was created.
+    pub creation_date: UnixMillis,
+    /// When the alias was last pointed at a key.
+    pub last_updated_date: UnixMillis,
+}
+
+/// Everything a store holds, as [`crate::Store::load`] returns it.
+///
+/// Each list is in a stable order, compared byte-wise (Rust's `Ord` on `str`, SQLite's `BINARY`
+/// collation, PostgreSQL's `COLLATE "C"`), so two loads of the same data are equal:
+/// - `accounts` by `account_id`;
+/// - `access_keys` by `access_key_id`;
+/// - `keys` by `key_id` (the hyphenated lower-case form, which orders like the UUID's bytes);
+/// - `key_versions` by `key_id`, then `version` numerically;
+/// - `aliases` by `account_id`, then `region`, then `alias_name`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    /// Every account.
+    pub accounts: Vec<AccountRecord>,
+    /// Every access key.
+    pub access_keys: Vec<AccessKeyRecord>,
+    /// Every key.
+    pub keys: Vec<KeyRecord>,
+    /// Every version of every key.
+    pub key_versions: Vec<KeyVersionRecord>,
+    /// Every alias.
+    pub aliases: Vec<AliasRecord>,
+}
+
+/// Prints `<N sealed bytes>` in place of sealed bytes.
+struct SealedLen(usize);
+
+impl fmt::Debug for SealedLen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} sealed bytes>", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_the_length_of_sealed_bytes_not_the_bytes() {
+        let record = KeyVersionRecord {
+            key_id: KeyId::random(),
+            version: 1,
+            wrapped_material: vec![0xAB; 3],
+            created_at: UnixMillis(0),
+            rotation_type: None,
+        };
+        let debug = format!("{record:?}");
+        assert!(debug.contains("<3 sealed bytes>"), "{debug}");
+        assert!(!debug.contains("171"), "{debug}");
+
+        let record = AccessKeyRecord {
+            access_key_id: "AKIAEXAMPLE".to_owned(),
+            account_id: AccountId::dev_default(),
+            sealed_secret: vec![0xCD; 5],
+            status: AccessKeyStatus::Active,
+            created_at: UnixMillis(0),
+        };
+        let debug = format!("{record:?}");
+        assert!(debug.contains("<5 sealed bytes>"), "{debug}");
+        assert!(!debug.contains("205"), "{debug}");
+    }
+}

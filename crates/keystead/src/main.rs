@@ -1,0 +1,159 @@
+//! The `keystead` binary: `serve` and `init`.
+//!
+//! Parses the command line, loads configuration once, sets up logging and hands over to
+//! `keystead-server`. Nothing else happens here.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use keystead_server::config::{self, Config, LogFormat, Overrides};
+
+/// A self-hosted key management service that speaks the AWS KMS protocol.
+///
+/// Point the aws CLI, boto3 or any AWS SDK at it with --endpoint-url.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the KMS API. Initializes the data directory on first start.
+    Serve(ServeArgs),
+    /// Initialize a data directory: root key, database, first account and its credentials.
+    Init {
+        /// The data directory to create.
+        #[arg(long, env = "KEYSTEAD_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+/// `keystead serve`. Every flag can also be set by its KEYSTEAD_* environment variable or in
+/// the TOML file given by --config; flags win over the environment, which wins over the file.
+#[derive(Args)]
+struct ServeArgs {
+    /// A TOML configuration file (fields: data_dir, listen, dev, tls_cert, tls_key,
+    /// max_body_bytes, log_format, worker_interval_secs, danger_test_clock).
+    #[arg(long, env = "KEYSTEAD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the root key, database and credentials live [default: ./keystead-data, or a
+    /// temporary directory with --dev].
+    #[arg(long, env = "KEYSTEAD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The address to listen on [default: 127.0.0.1:4599]. Port 0 picks a free port; the
+    /// chosen address is printed on standard output.
+    #[arg(long, env = "KEYSTEAD_LISTEN")]
+    listen: Option<String>,
+    /// Development mode: accept ANY access key without checking signatures (a 12-digit access
+    /// key id names the account, anything else is account 000000000000). Loopback only.
+    #[arg(long, env = "KEYSTEAD_DEV", num_args = 0..=1, default_missing_value = "true")]
+    dev: Option<bool>,
+    /// PEM certificate chain; with --tls-key, serve HTTPS.
+    #[arg(long, env = "KEYSTEAD_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "KEYSTEAD_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// The largest request body accepted, in bytes [default: 262144].
+    #[arg(long, env = "KEYSTEAD_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Log format on standard error: text or json [default: text]. Filter with KEYSTEAD_LOG
+    /// (e.g. KEYSTEAD_LOG=debug).
+    #[arg(long, env = "KEYSTEAD_LOG_FORMAT", value_parser = parse_log_format)]
+    log_format: Option<LogFormat>,
+    /// How often the rotation and deletion workers look for due work, in seconds [default: 60].
+    #[arg(long, env = "KEYSTEAD_WORKER_INTERVAL_SECS")]
+    worker_interval_secs: Option<u64>,
+    /// TESTS ONLY: lets POST /_keystead/test/clock move the service clock. Loopback only.
+    #[arg(long, env = "KEYSTEAD_DANGER_TEST_CLOCK", num_args = 0..=1, default_missing_value = "true")]
+    danger_test_clock: Option<bool>,
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    match s {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("'{other}' is not text or json")),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Init { data_dir } => init(data_dir),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => Some((path.as_path(), config::load_file(path)?)),
+        None => None,
+    };
+    let overrides = Overrides {
+        data_dir: args.data_dir,
+        listen: args.listen,
+        dev: args.dev,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        max_body_bytes: args.max_body_bytes,
+        log_format: args.log_format,
+        worker_interval_secs: args.worker_interval_secs,
+        danger_test_clock: args.danger_test_clock,
+    };
+    let config = Config::resolve(file, overrides)?;
+    init_logging(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(keystead_server::serve(config, shutdown_signal()))?;
+    Ok(())
+}
+
+fn init(data_dir: PathBuf) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let clock = keystead_types::SystemClock::default();
+    let first = runtime.block_on(keystead_server::data_dir::init(&data_dir, &clock))?;
+    println!(
+        "Initialized {}.\n{}",
+        data_dir.display(),
+        first.announcement()
+    );
+    Ok(())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEYSTEAD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
