@@ -465,3 +465,60 @@ fn sensitive_types_and_their_containers_are_not_debug() {
         secretsmanager::CreateSecretRequest
     );
 }
+
+#[test]
+fn secrets_manager_requests_and_responses_use_the_same_machinery() {
+    let request: secretsmanager::CreateSecretRequest = parse_request(
+        br#"{"Name":"MyTestDatabaseSecret","SecretString":"{\"username\":\"david\",\"password\":\"EXAMPLE-PASSWORD\"}",
+             "ClientRequestToken":"EXAMPLE1-90ab-cdef-fedc-ba987SECRET1"}"#,
+    )
+    .expect("valid");
+    assert_eq!(request.name.as_deref(), Some("MyTestDatabaseSecret"));
+    assert!(
+        request
+            .secret_string
+            .expect("present")
+            .expose()
+            .contains("david")
+    );
+
+    let response = secretsmanager::GetSecretValueResponse {
+        name: Some("MyTestDatabaseSecret".to_owned()),
+        secret_string: Some(SensitiveString::from("s3cr3t".to_owned())),
+        created_date: Some(keystead_wire::Timestamp::from_epoch_seconds(1_523_477_145)),
+        version_stages: Some(vec!["AWSCURRENT".to_owned()]),
+        ..Default::default()
+    };
+    assert_eq!(
+        keystead_wire::to_response_body(&response),
+        br#"{"CreatedDate":1523477145,"Name":"MyTestDatabaseSecret","SecretString":"s3cr3t","VersionStages":["AWSCURRENT"]}"#
+    );
+}
+
+#[test]
+fn cloudtrail_lookup_events_accepts_numeric_timestamps() {
+    let request: cloudtrail::LookupEventsRequest = parse_request(
+        br#"{"StartTime":1700000000,"EndTime":1700000100.5,
+             "LookupAttributes":[{"AttributeKey":"EventSource","AttributeValue":"kms.amazonaws.com"}]}"#,
+    )
+    .expect("valid");
+    assert_eq!(
+        request.end_time.map(|t| t.as_secs_f64()),
+        Some(1_700_000_100.5)
+    );
+    assert_eq!(
+        serialization::<cloudtrail::LookupEventsRequest>(r#"{"StartTime":"yesterday"}"#),
+        "Cannot deserialize member 'StartTime': expected a number of seconds since the epoch"
+    );
+    assert_eq!(
+        validation::<cloudtrail::LookupEventsRequest>(
+            r#"{"LookupAttributes":[{"AttributeKey":"Nope"}]}"#
+        ),
+        format!(
+            "2 validation errors detected: Value 'Nope' at 'lookupAttributes.1.member.attributeKey' \
+             failed to satisfy constraint: Member must satisfy enum value set: [{}]; Value null at \
+             'lookupAttributes.1.member.attributeValue' failed to satisfy constraint: Member must not be null",
+            cloudtrail::LookupAttributeKey::VALUES.join(", ")
+        )
+    );
+}
