@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use keystead_crypto::{KeyMaterial, RootKey, WrappedKey};
-use keystead_store::{AliasRecord, KeyRecord, KeyVersionRecord, Store};
+use keystead_store::{AliasRecord, KeyRecord, KeyVersionRecord, Snapshot, Store};
 use keystead_types::{AccountId, Caller, Clock, KeyId, Region, key_arn};
 
 mod error;
@@ -97,13 +97,14 @@ pub struct KeyService {
 }
 
 impl KeyService {
-    /// Loads every key, version and alias from `store`, unsealing key material with `root_key`.
-    pub async fn open(
+    /// Builds the service from `snapshot` (what `store` loaded at start), unsealing every key
+    /// version with `root_key`. Later changes are written to `store`.
+    pub fn open(
+        snapshot: Snapshot,
         store: Arc<dyn Store>,
         root_key: Arc<RootKey>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Error> {
-        let snapshot = store.load().await?;
         let mut versions: BTreeMap<KeyId, Vec<KeyVersionRecord>> = BTreeMap::new();
         for v in snapshot.key_versions {
             versions.entry(v.key_id).or_default().push(v);

@@ -34,9 +34,8 @@ async fn open(dir: &tempfile::TempDir, clock: Arc<SystemClock>) -> KeyService {
     let root = RootKey::load(&dir.path().join("root.key")).expect("load root key");
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("keystead.db")).expect("open store"));
-    KeyService::open(store, Arc::new(root), clock)
-        .await
-        .expect("open service")
+    let snapshot = store.load().await.expect("load");
+    KeyService::open(snapshot, store, Arc::new(root), clock).expect("open service")
 }
 
 fn caller(account: &str) -> Caller {
