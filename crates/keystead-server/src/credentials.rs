@@ -64,56 +64,44 @@ impl Credentials {
         let signed = keystead_sigv4::parse(parts).map_err(sigv4_error)?;
         let access_key_id = signed.access_key_id().to_owned();
         let by_id = self.by_id.read().unwrap_or_else(|p| p.into_inner());
-        let known = by_id.get(&access_key_id).filter(|c| c.active);
-        let (account_id, verified) = match known {
+        let (account_id, verified) = match by_id.get(&access_key_id).filter(|c| c.active) {
             Some(credential) => {
-                let verified = signed
-                    .verify_with_cache(
-                        parts,
-                        body,
-                        &credential.secret,
-                        service,
-                        time::OffsetDateTime::now_utc(),
-                        &self.signing_keys,
-                    )
-                    .map_err(sigv4_error);
-                match verified {
-                    Ok(v) => (credential.account_id.clone(), v.region().to_owned()),
-                    Err(e) if !self.insecure_accept_any_key => return Err(e),
-                    Err(_) => (
-                        credential.account_id.clone(),
-                        signed.scope().region().to_owned(),
-                    ),
-                }
+                let verified = signed.verify_with_cache(
+                    parts,
+                    body,
+                    &credential.secret,
+                    service,
+                    time::OffsetDateTime::now_utc(),
+                    &self.signing_keys,
+                );
+                let verified = match verified {
+                    Ok(v) => v,
+                    Err(e) if !self.insecure_accept_any_key => return Err(sigv4_error(e)),
+                    Err(_) => signed.insecure_accept_unverified(),
+                };
+                (credential.account_id.clone(), verified)
             }
-            None if self.insecure_accept_any_key => {
-                // --dev: a 12-digit access key id names the account, anything else is the
-                // default account. The scope is still checked for the service.
-                if signed.scope().service() != service {
-                    return Err(AwsError::new(
-                        "InvalidSignatureException",
-                        400,
-                        format!("Credential should be scoped to correct service: '{service}'."),
-                    ));
-                }
-                let account = access_key_id
+            // --dev: a 12-digit access key id names the account, anything else is the default
+            // account.
+            None if self.insecure_accept_any_key => (
+                access_key_id
                     .parse()
-                    .unwrap_or_else(|_| AccountId::dev_default());
-                (account, signed.scope().region().to_owned())
-            }
+                    .unwrap_or_else(|_| AccountId::dev_default()),
+                signed.insecure_accept_unverified(),
+            ),
             None => {
                 return Err(AwsError::new(
                     "UnrecognizedClientException",
                     400,
-                    "The security token included in the request is invalid.".to_owned(),
+                    "The security token included in the request is invalid.",
                 ));
             }
         };
-        let region: Region = verified.parse().map_err(|_| {
+        let region: Region = verified.region().parse().map_err(|_| {
             AwsError::new(
                 "InvalidSignatureException",
                 400,
-                "Credential should be scoped to a valid region.".to_owned(),
+                "Credential should be scoped to a valid region. ",
             )
         })?;
         Ok(Caller {

@@ -75,10 +75,14 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
     if let Some(first) = &opened.initialized {
         println!("Initialized a new deployment.\n{}", first.announcement());
     }
-    let snapshot_keys = opened.store.load().await.map_err(data_dir::Error::from)?;
-    let credentials = Credentials::load(&snapshot_keys.access_keys, &opened.root_key, config.dev)?;
-    let keys =
-        KeyService::open(opened.store.clone(), opened.root_key.clone(), clock.clone()).await?;
+    let snapshot = opened.store.load().await.map_err(data_dir::Error::from)?;
+    let credentials = Credentials::load(&snapshot.access_keys, &opened.root_key, config.dev)?;
+    let keys = KeyService::open(
+        snapshot,
+        opened.store.clone(),
+        opened.root_key.clone(),
+        clock.clone(),
+    )?;
     let app = Arc::new(App {
         keys,
         credentials,

@@ -101,7 +101,9 @@ pub(crate) fn write_canonical_path(path: &str, out: &mut Vec<u8>) {
     }
     let needs_normalising = !path.starts_with('/')
         || path.contains("//")
-        || path.split('/').any(|segment| segment == "." || segment == "..");
+        || path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..");
     if !needs_normalising {
         extend_encoded(path.as_bytes(), PATH, out);
         return;
@@ -162,7 +164,12 @@ pub(crate) fn write_canonical_query(query: &str, exclude_signature_param: bool, 
 /// Appends one `name:value` line per signed header. A signed header that the request lacks
 /// gets an empty value, so the signature cannot match; `host` falls back to the URI's
 /// authority (HTTP/2 carries it as `:authority`, which is not in the header map).
-fn write_canonical_headers(headers: &HeaderMap, uri: &Uri, signed_headers: &str, out: &mut Vec<u8>) {
+fn write_canonical_headers(
+    headers: &HeaderMap,
+    uri: &Uri,
+    signed_headers: &str,
+    out: &mut Vec<u8>,
+) {
     for name in signed_headers.split(';') {
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
@@ -174,10 +181,13 @@ fn write_canonical_headers(headers: &HeaderMap, uri: &Uri, signed_headers: &str,
             extend_trimmed(value.as_bytes(), out);
             any = true;
         }
-        if !any && name.eq_ignore_ascii_case("host") {
-            if let Some(host) = uri_host(uri) {
-                extend_trimmed(host.as_bytes(), out);
-            }
+        let authority = if !any && name.eq_ignore_ascii_case("host") {
+            uri_host(uri)
+        } else {
+            None
+        };
+        if let Some(host) = authority {
+            extend_trimmed(host.as_bytes(), out);
         }
         out.push(b'\n');
     }
@@ -187,10 +197,10 @@ fn write_canonical_headers(headers: &HeaderMap, uri: &Uri, signed_headers: &str,
 /// is the scheme's default (hyper leaves a default port out of `Host`).
 pub(crate) fn uri_host(uri: &Uri) -> Option<&str> {
     let authority = uri.authority()?;
-    let default_port = match (uri.scheme_str(), authority.port_u16()) {
-        (Some("http"), Some(80)) | (Some("https"), Some(443)) => true,
-        _ => false,
-    };
+    let default_port = matches!(
+        (uri.scheme_str(), authority.port_u16()),
+        (Some("http"), Some(80)) | (Some("https"), Some(443))
+    );
     Some(if default_port {
         authority.host()
     } else {
@@ -202,7 +212,10 @@ pub(crate) fn uri_host(uri: &Uri) -> Option<&str> {
 /// collapsed to one. Only spaces: tabs and other whitespace are kept, as AWS's signers do.
 fn extend_trimmed(value: &[u8], out: &mut Vec<u8>) {
     let start = value.iter().position(|&b| b != b' ').unwrap_or(value.len());
-    let end = value.iter().rposition(|&b| b != b' ').map_or(start, |i| i + 1);
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map_or(start, |i| i + 1);
     let mut previous_space = false;
     for &b in &value[start..end] {
         if b == b' ' {
@@ -294,8 +307,10 @@ mod tests {
         assert_eq!(path("/./"), "/");
         assert_eq!(path("/./example"), "/example");
         assert_eq!(path("//example//"), "/example/");
-        assert_eq!(path("/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"),
-            "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+        assert_eq!(
+            path("/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"),
+            "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        );
         // get-space-normalized and get-utf8 give the path unencoded; a wire path carries them
         // encoded once, which the next test covers.
         assert_eq!(path("/example space/"), "/example%20space/");
@@ -314,18 +329,26 @@ mod tests {
 
     #[test]
     fn queries_are_decoded_reencoded_and_sorted() {
-        assert_eq!(query("Param-3=Value3&Param=Value2&%E1%88%B4=Value1", false),
-            "%E1%88%B4=Value1&Param=Value2&Param-3=Value3");
+        assert_eq!(
+            query("Param-3=Value3&Param=Value2&%E1%88%B4=Value1", false),
+            "%E1%88%B4=Value1&Param=Value2&Param-3=Value3"
+        );
         assert_eq!(query("b=2&a=1&a=0", false), "a=0&a=1&b=2");
         assert_eq!(query("a&&b=", false), "a=&b=");
-        assert_eq!(query("a=x+y%2By&c=%7e%zz%4", false), "a=x%20y%2By&c=~%25zz%254");
+        assert_eq!(
+            query("a=x+y%2By&c=%7e%zz%4", false),
+            "a=x%20y%2By&c=~%25zz%254"
+        );
         assert_eq!(query("q=a/b:c", false), "q=a%2Fb%3Ac");
     }
 
     #[test]
     fn the_presigned_signature_parameter_is_left_out_only_when_asked() {
         assert_eq!(query("X-Amz-Signature=abc&a=1", true), "a=1");
-        assert_eq!(query("X-Amz-Signature=abc&a=1", false), "X-Amz-Signature=abc&a=1");
+        assert_eq!(
+            query("X-Amz-Signature=abc&a=1", false),
+            "X-Amz-Signature=abc&a=1"
+        );
         assert_eq!(query("X-Amz-Signature=abc", true), "");
     }
 
@@ -340,9 +363,18 @@ mod tests {
     #[test]
     fn host_comes_from_the_authority_without_a_default_port() {
         let uri = |s: &str| s.parse::<Uri>().expect("uri");
-        assert_eq!(uri_host(&uri("https://kms.example:443/")), Some("kms.example"));
-        assert_eq!(uri_host(&uri("http://kms.example:80/")), Some("kms.example"));
-        assert_eq!(uri_host(&uri("http://127.0.0.1:8080/")), Some("127.0.0.1:8080"));
+        assert_eq!(
+            uri_host(&uri("https://kms.example:443/")),
+            Some("kms.example")
+        );
+        assert_eq!(
+            uri_host(&uri("http://kms.example:80/")),
+            Some("kms.example")
+        );
+        assert_eq!(
+            uri_host(&uri("http://127.0.0.1:8080/")),
+            Some("127.0.0.1:8080")
+        );
         assert_eq!(uri_host(&uri("/")), None);
     }
 }

@@ -286,9 +286,9 @@ impl Error {
                 m.push_str("Re-examine the query-string parameters.");
                 m
             }
-            Error::UnsupportedAlgorithm { algorithm } => format!(
-                "Unsupported AWS 'algorithm': '{algorithm}' (only {ALGORITHM} for now). "
-            ),
+            Error::UnsupportedAlgorithm { algorithm } => {
+                format!("Unsupported AWS 'algorithm': '{algorithm}' (only {ALGORITHM} for now). ")
+            }
             Error::MalformedCredential { credential } => format!(
                 "Credential must have exactly 5 slash-delimited elements, e.g. \
                  keyid/date/region/service/term, got '{credential}'"

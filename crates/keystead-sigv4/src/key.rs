@@ -109,18 +109,19 @@ impl SigningKeyCache {
                 && scope_matches(&entry.scope, date, region, service)
                 && constant_time_eq(&entry.secret_fingerprint, &fingerprint)
         };
-        if let Some(entry) = self.lock().get(&slot) {
-            if matches(entry) {
-                return entry.key.clone();
-            }
+        if let Some(entry) = self.lock().get(&slot).filter(|entry| matches(entry)) {
+            return entry.key.clone();
         }
         // Derive outside the lock: it is the expensive part.
         let key = derive_signing_key(secret, date, region, service);
         let mut entries = self.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(&slot) {
-            if let Some(victim) = entries.keys().next().copied() {
-                entries.remove(&victim);
-            }
+        let victim = if entries.len() >= self.capacity && !entries.contains_key(&slot) {
+            entries.keys().next().copied()
+        } else {
+            None
+        };
+        if let Some(victim) = victim {
+            entries.remove(&victim);
         }
         entries.insert(
             slot,
@@ -183,7 +184,10 @@ mod tests {
     fn cached_keys_equal_derived_keys_and_are_reused() {
         let cache = SigningKeyCache::new(8);
         let first = cache.signing_key("AKID", SECRET, "20150830", "us-east-1", "kms");
-        assert_eq!(*first, *derive_signing_key(SECRET, "20150830", "us-east-1", "kms"));
+        assert_eq!(
+            *first,
+            *derive_signing_key(SECRET, "20150830", "us-east-1", "kms")
+        );
         assert_eq!(cache.len(), 1);
         let again = cache.signing_key("AKID", SECRET, "20150830", "us-east-1", "kms");
         assert_eq!(*again, *first);
@@ -200,7 +204,10 @@ mod tests {
             *derive_signing_key(b"another secret", "20150830", "us-east-1", "kms")
         );
         let next_day = cache.signing_key("AKID", SECRET, "20150831", "us-east-1", "kms");
-        assert_eq!(*next_day, *derive_signing_key(SECRET, "20150831", "us-east-1", "kms"));
+        assert_eq!(
+            *next_day,
+            *derive_signing_key(SECRET, "20150831", "us-east-1", "kms")
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ mod parse;
 mod sign;
 mod verify;
 
-use http::{HeaderMap, Method, Uri};
+use http::{HeaderMap, HeaderName, Method, Uri};
 
 pub use error::{AuthorizationComponent, Error, ScopeProblem};
 pub use key::SigningKeyCache;
@@ -70,9 +70,19 @@ pub const MAX_PRESIGNED_EXPIRES_SECS: i64 = 604_800;
 const TERMINATOR: &str = "aws4_request";
 /// The payload hash of presigned requests that do not sign their body.
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
-const X_AMZ_DATE: &str = "x-amz-date";
-const X_AMZ_SECURITY_TOKEN: &str = "x-amz-security-token";
-const X_AMZ_CONTENT_SHA256: &str = "x-amz-content-sha256";
+// Header names as constants: looking a `HeaderName` up skips parsing the name.
+const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+const X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
+const X_AMZ_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
+
+/// A header value as text: borrowed when it is UTF-8 (always, for what clients send), else
+/// with invalid bytes replaced.
+fn header_text(value: &http::HeaderValue) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()),
+    }
+}
 
 /// The parts of an HTTP request that a signature covers, besides the body. The URI is the
 /// request target as received (path and query, still percent-encoded; an authority is used

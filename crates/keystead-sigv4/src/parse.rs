@@ -18,8 +18,8 @@ use time::OffsetDateTime;
 use crate::date::parse_amz_date;
 use crate::error::{AuthorizationComponent, Error};
 use crate::{
-    ALGORITHM, MAX_PRESIGNED_EXPIRES_SECS, RequestParts, X_AMZ_DATE,
-    X_AMZ_SECURITY_TOKEN,
+    ALGORITHM, MAX_PRESIGNED_EXPIRES_SECS, RequestParts, X_AMZ_DATE, X_AMZ_SECURITY_TOKEN,
+    header_text,
 };
 
 /// What a request claims about its signature, parsed from the `Authorization` header or from
@@ -94,13 +94,16 @@ pub fn parse(parts: &RequestParts<'_>) -> Result<SignedRequest, Error> {
     let presigned = query_params(query).any(|(name, _)| name == "X-Amz-Algorithm");
     match (authorization, presigned) {
         (Some(_), true) => Err(Error::AmbiguousAuthentication),
-        (Some(value), false) => parse_header_form(&String::from_utf8_lossy(value.as_bytes()), parts),
+        (Some(value), false) => parse_header_form(&header_text(value), parts),
         (None, true) => parse_presigned_form(query, parts),
         (None, false) => Err(Error::MissingAuthenticationToken),
     }
 }
 
-fn parse_header_form(authorization: &str, parts: &RequestParts<'_>) -> Result<SignedRequest, Error> {
+fn parse_header_form(
+    authorization: &str,
+    parts: &RequestParts<'_>,
+) -> Result<SignedRequest, Error> {
     let trimmed = authorization.trim_start();
     let (algorithm, rest) = trimmed
         .split_once(|c: char| c.is_ascii_whitespace())
@@ -133,7 +136,7 @@ fn parse_header_form(authorization: &str, parts: &RequestParts<'_>) -> Result<Si
 
     let credential = credential.filter(|c| !c.is_empty());
     let signature = signature.filter(|s| !s.is_empty());
-    let date = match (parts.headers.get(X_AMZ_DATE), parts.headers.get(DATE)) {
+    let date = match (parts.headers.get(&X_AMZ_DATE), parts.headers.get(DATE)) {
         (Some(value), _) => Some((value, DateSource::XAmzDateHeader)),
         (None, Some(value)) => Some((value, DateSource::DateHeader)),
         (None, None) => None,
@@ -166,13 +169,10 @@ fn parse_header_form(authorization: &str, parts: &RequestParts<'_>) -> Result<Si
         });
     }
     let (access_key_id, scope) = parse_credential(credential)?;
-    let signed_at = parse_date_value(&String::from_utf8_lossy(date_value.as_bytes()))?;
+    let signed_at = parse_date_value(&header_text(date_value))?;
 
-    let (session_token, token_source) = match parts.headers.get(X_AMZ_SECURITY_TOKEN) {
-        Some(value) => (
-            Some(String::from_utf8_lossy(value.as_bytes()).into_owned()),
-            TokenSource::Header,
-        ),
+    let (session_token, token_source) = match parts.headers.get(&X_AMZ_SECURITY_TOKEN) {
+        Some(value) => (Some(header_text(value).into_owned()), TokenSource::Header),
         None => match query_param(parts.uri.query().unwrap_or(""), "X-Amz-Security-Token") {
             Some(token) => (Some(token.into_owned()), TokenSource::QueryParameter),
             None => (None, TokenSource::None),
@@ -271,11 +271,8 @@ fn parse_presigned_form<'a>(
     // that header is signed, which verification checks.
     let (session_token, token_source) = match token {
         Some(token) => (Some(token.into_owned()), TokenSource::QueryParameter),
-        None => match parts.headers.get(X_AMZ_SECURITY_TOKEN) {
-            Some(value) => (
-                Some(String::from_utf8_lossy(value.as_bytes()).into_owned()),
-                TokenSource::Header,
-            ),
+        None => match parts.headers.get(&X_AMZ_SECURITY_TOKEN) {
+            Some(value) => (Some(header_text(value).into_owned()), TokenSource::Header),
             None => (None, TokenSource::None),
         },
     };
@@ -302,9 +299,12 @@ fn parse_credential(credential: &str) -> Result<(String, CredentialScope), Error
     };
     let (access_key_id, scope) = trimmed.split_once('/').ok_or_else(malformed)?;
     let mut slashes = scope.match_indices('/').map(|(i, _)| i);
-    let (Some(a), Some(b), Some(c), None) =
-        (slashes.next(), slashes.next(), slashes.next(), slashes.next())
-    else {
+    let (Some(a), Some(b), Some(c), None) = (
+        slashes.next(),
+        slashes.next(),
+        slashes.next(),
+        slashes.next(),
+    ) else {
         return Err(malformed());
     };
     Ok((
@@ -399,7 +399,10 @@ impl fmt::Debug for SignedRequest {
             .field("scope", &self.scope)
             .field("signed_headers", &self.signed_headers)
             .field("signed_at", &self.signed_at)
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("form", &self.form)
             .finish_non_exhaustive()
     }
@@ -480,9 +483,18 @@ mod tests {
             parse_expires("604801"),
             Err(Error::ExpiresOutOfRange { seconds: 604_801 })
         );
-        assert_eq!(parse_expires("0"), Err(Error::ExpiresOutOfRange { seconds: 0 }));
-        assert_eq!(parse_expires("-5"), Err(Error::ExpiresOutOfRange { seconds: -5 }));
-        assert!(matches!(parse_expires("soon"), Err(Error::MalformedExpires { .. })));
+        assert_eq!(
+            parse_expires("0"),
+            Err(Error::ExpiresOutOfRange { seconds: 0 })
+        );
+        assert_eq!(
+            parse_expires("-5"),
+            Err(Error::ExpiresOutOfRange { seconds: -5 })
+        );
+        assert!(matches!(
+            parse_expires("soon"),
+            Err(Error::MalformedExpires { .. })
+        ));
     }
 
     #[test]

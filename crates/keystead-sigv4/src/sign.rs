@@ -113,17 +113,17 @@ pub fn sign(
 
     let mut added = Vec::with_capacity(4);
     added.push((
-        HeaderName::from_static(X_AMZ_DATE),
+        X_AMZ_DATE,
         HeaderValue::from_str(amz_date.as_str()).map_err(|_| invalid("time"))?,
     ));
     if let Some(token) = params.session_token {
         let mut value = HeaderValue::from_str(token).map_err(|_| invalid("session_token"))?;
         value.set_sensitive(true);
-        added.push((HeaderName::from_static(X_AMZ_SECURITY_TOKEN), value));
+        added.push((X_AMZ_SECURITY_TOKEN, value));
     }
     if params.content_sha256_header {
         added.push((
-            HeaderName::from_static(X_AMZ_CONTENT_SHA256),
+            X_AMZ_CONTENT_SHA256,
             HeaderValue::from_str(&payload_hash).map_err(|_| invalid("body"))?,
         ));
     }

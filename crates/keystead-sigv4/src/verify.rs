@@ -16,9 +16,7 @@ use crate::date::AmzDate;
 use crate::error::{Error, ScopeProblem};
 use crate::key::{SigningKey, SigningKeyCache, derive_signing_key};
 use crate::parse::{DateSource, SignatureForm, SignedRequest, TokenSource};
-use crate::{
-    MAX_CLOCK_SKEW, RequestParts, TERMINATOR, UNSIGNED_PAYLOAD, X_AMZ_CONTENT_SHA256,
-};
+use crate::{MAX_CLOCK_SKEW, RequestParts, TERMINATOR, UNSIGNED_PAYLOAD, X_AMZ_CONTENT_SHA256};
 
 /// Proof that a request's SigV4 signature was verified: only [`SignedRequest::verify`] (and
 /// the loudly named [`SignedRequest::insecure_accept_unverified`]) make one. Handlers that
@@ -70,7 +68,10 @@ impl fmt::Debug for Verified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verified")
             .field("access_key_id", &self.access_key_id)
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("region", &self.region)
             .field("service", &self.service)
             .field("signed_at", &self.signed_at)
@@ -114,14 +115,20 @@ impl SignedRequest {
         expected_service: &str,
         now: OffsetDateTime,
     ) -> Result<Verified, Error> {
-        self.verify_with(parts, body, expected_service, now, |scope: &SignedRequest| {
-            derive_signing_key(
-                secret_access_key,
-                scope.scope.date(),
-                scope.scope.region(),
-                scope.scope.service(),
-            )
-        })
+        self.verify_with(
+            parts,
+            body,
+            expected_service,
+            now,
+            |scope: &SignedRequest| {
+                derive_signing_key(
+                    secret_access_key,
+                    scope.scope.date(),
+                    scope.scope.region(),
+                    scope.scope.service(),
+                )
+            },
+        )
     }
 
     /// As [`SignedRequest::verify`], taking the signing key from `cache` (deriving and caching
@@ -135,15 +142,21 @@ impl SignedRequest {
         now: OffsetDateTime,
         cache: &SigningKeyCache,
     ) -> Result<Verified, Error> {
-        self.verify_with(parts, body, expected_service, now, |request: &SignedRequest| {
-            cache.signing_key(
-                &request.access_key_id,
-                secret_access_key,
-                request.scope.date(),
-                request.scope.region(),
-                request.scope.service(),
-            )
-        })
+        self.verify_with(
+            parts,
+            body,
+            expected_service,
+            now,
+            |request: &SignedRequest| {
+                cache.signing_key(
+                    &request.access_key_id,
+                    secret_access_key,
+                    request.scope.date(),
+                    request.scope.region(),
+                    request.scope.service(),
+                )
+            },
+        )
     }
 
     /// Accepts the request without checking anything, for keystead's loopback-only `--dev`
@@ -196,7 +209,12 @@ impl SignedRequest {
         let canonical_hash = sha256(&buf);
         buf.clear();
         let amz_date = AmzDate::new(self.signed_at);
-        write_string_to_sign(amz_date.as_str(), self.scope.as_str(), &canonical_hash, &mut buf);
+        write_string_to_sign(
+            amz_date.as_str(),
+            self.scope.as_str(),
+            &canonical_hash,
+            &mut buf,
+        );
 
         let key = signing_key(self);
         let mut expected = [0u8; 64];
@@ -264,7 +282,7 @@ impl SignedRequest {
                 date = true;
             } else if name.eq_ignore_ascii_case("x-amz-security-token") {
                 token = true;
-            } else if name.eq_ignore_ascii_case(X_AMZ_CONTENT_SHA256) {
+            } else if name.eq_ignore_ascii_case(X_AMZ_CONTENT_SHA256.as_str()) {
                 content_sha256 = true;
             }
         }
@@ -281,7 +299,7 @@ impl SignedRequest {
                 header: "X-Amz-Security-Token",
             });
         }
-        if parts.headers.contains_key(X_AMZ_CONTENT_SHA256) && !content_sha256 {
+        if parts.headers.contains_key(&X_AMZ_CONTENT_SHA256) && !content_sha256 {
             return Err(Error::HeaderNotSigned {
                 header: "X-Amz-Content-Sha256",
             });
@@ -327,7 +345,7 @@ impl SignedRequest {
     fn claimed_content_sha256<'a>(&'a self, parts: &'a RequestParts<'a>) -> Option<&'a [u8]> {
         parts
             .headers
-            .get(X_AMZ_CONTENT_SHA256)
+            .get(&X_AMZ_CONTENT_SHA256)
             .map(|value| value.as_bytes())
             .or(self.content_sha256_param.as_deref().map(str::as_bytes))
     }
@@ -396,7 +414,16 @@ mod tests {
         for good in ["us-east-1", "eu-central-2", "us-gov-west-1", "local", "a"] {
             assert!(is_well_formed_region(good), "{good}");
         }
-        for bad in ["", "US-EAST-1", "us_east_1", "-us", "us-", "us--east", "1us", "us east"] {
+        for bad in [
+            "",
+            "US-EAST-1",
+            "us_east_1",
+            "-us",
+            "us-",
+            "us--east",
+            "1us",
+            "us east",
+        ] {
             assert!(!is_well_formed_region(bad), "{bad}");
         }
     }

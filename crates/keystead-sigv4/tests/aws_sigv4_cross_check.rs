@@ -44,10 +44,19 @@ struct ClientRequest {
 
 fn kms_request(path_and_query: &str) -> ClientRequest {
     let mut headers = HeaderMap::new();
-    headers.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
-    headers.insert("x-amz-target", HeaderValue::from_static("TrentService.Encrypt"));
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    headers.insert(
+        "x-amz-target",
+        HeaderValue::from_static("TrentService.Encrypt"),
+    );
     headers.insert("content-length", HeaderValue::from(BODY.len()));
-    headers.insert("user-agent", HeaderValue::from_static("aws-sdk-rust/1.0 os/linux"));
+    headers.insert(
+        "user-agent",
+        HeaderValue::from_static("aws-sdk-rust/1.0 os/linux"),
+    );
     ClientRequest {
         method: Method::POST,
         uri: format!("{ENDPOINT}{path_and_query}").parse().expect("uri"),
@@ -64,8 +73,14 @@ fn aws_sign(
     location: SignatureLocation,
     body: SignableBody<'_>,
 ) -> ClientRequest {
-    let identity = Credentials::new(ACCESS_KEY_ID, SECRET, token.map(str::to_owned), None, "test")
-        .into();
+    let identity = Credentials::new(
+        ACCESS_KEY_ID,
+        SECRET,
+        token.map(str::to_owned),
+        None,
+        "test",
+    )
+    .into();
     let mut settings = SigningSettings::default();
     settings.signature_location = location;
     if location == SignatureLocation::QueryParams {
@@ -146,7 +161,13 @@ fn our_params(token: Option<&str>) -> SigningParams<'_> {
 
 fn verify(request: &ClientRequest, now: OffsetDateTime) -> Result<keystead_sigv4::Verified, Error> {
     let claimed = parse(&parts(request))?;
-    claimed.verify(&parts(request), &request.body, SECRET.as_bytes(), "kms", now)
+    claimed.verify(
+        &parts(request),
+        &request.body,
+        SECRET.as_bytes(),
+        "kms",
+        now,
+    )
 }
 
 #[test]
@@ -194,7 +215,10 @@ fn presigned_form_signed_by_aws_sigv4_verifies_with_and_without_a_session_token(
         assert!(!signed.headers.contains_key("authorization"));
         let verified = verify(&as_received(&signed), now).expect("verifies");
         assert_eq!(verified.session_token(), token);
-        assert_eq!(verified.form(), SignatureForm::Presigned { expires_secs: 300 });
+        assert_eq!(
+            verified.form(),
+            SignatureForm::Presigned { expires_secs: 300 }
+        );
     }
 }
 
@@ -224,9 +248,10 @@ fn presigned_requests_expire_after_x_amz_expires() {
 #[test]
 fn an_unsigned_payload_is_accepted_only_in_the_presigned_form() {
     let mut request = kms_request("/");
-    request
-        .headers
-        .insert("x-amz-content-sha256", HeaderValue::from_static("UNSIGNED-PAYLOAD"));
+    request.headers.insert(
+        "x-amz-content-sha256",
+        HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+    );
     let presigned = as_received(&aws_sign(
         &request,
         None,
@@ -277,14 +302,18 @@ fn a_signed_content_sha256_header_is_checked_against_the_body() {
         .expect("signs")
         .into_parts();
     for (name, value) in instructions.headers() {
-        settings_request
-            .headers
-            .insert(http::HeaderName::from_bytes(name.as_bytes()).expect("name"), value.parse().expect("value"));
+        settings_request.headers.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
     }
     let mut received = as_received(&settings_request);
     verify(&received, signing_time().1).expect("verifies");
     received.body = br#"{"KeyId":"alias/other"}"#.to_vec();
-    assert_eq!(verify(&received, signing_time().1), Err(Error::ContentSha256Mismatch));
+    assert_eq!(
+        verify(&received, signing_time().1),
+        Err(Error::ContentSha256Mismatch)
+    );
 }
 
 #[test]
@@ -302,8 +331,7 @@ fn paths_and_queries_needing_encoding_verify_as_aws_sigv4_signs_them() {
             SignatureLocation::Headers,
             SignableBody::Bytes(BODY),
         );
-        verify(&as_received(&signed), signing_time().1)
-            .unwrap_or_else(|e| panic!("{target}: {e}"));
+        verify(&as_received(&signed), signing_time().1).unwrap_or_else(|e| panic!("{target}: {e}"));
         let ours = sign(&parts(&kms_request(target)), BODY, &our_params(None)).expect("signs");
         let theirs = signed.headers["authorization"].to_str().expect("ascii");
         assert!(
@@ -318,7 +346,12 @@ fn paths_and_queries_needing_encoding_verify_as_aws_sigv4_signs_them() {
 fn our_signer_matches_aws_sigv4_in_the_header_form() {
     for token in [None, Some(TOKEN)] {
         let request = kms_request("/");
-        let theirs = aws_sign(&request, token, SignatureLocation::Headers, SignableBody::Bytes(BODY));
+        let theirs = aws_sign(
+            &request,
+            token,
+            SignatureLocation::Headers,
+            SignableBody::Bytes(BODY),
+        );
         let ours = sign(&parts(&request), BODY, &our_params(token)).expect("signs");
         let mut our_headers = request.headers.clone();
         ours.apply_to(&mut our_headers);
@@ -347,7 +380,10 @@ fn our_presigner_matches_aws_sigv4() {
         let ours = presign(&parts(&request), BODY, &our_params(token), 300).expect("presigns");
         let signature = |uri: &Uri| {
             uri.query()
-                .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("X-Amz-Signature=")))
+                .and_then(|q| {
+                    q.split('&')
+                        .find_map(|p| p.strip_prefix("X-Amz-Signature="))
+                })
                 .map(str::to_owned)
         };
         assert_eq!(signature(&ours), signature(&theirs.uri));

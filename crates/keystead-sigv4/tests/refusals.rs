@@ -57,9 +57,18 @@ fn params<'a>(region: &'a str, service: &'a str, token: Option<&'a str>) -> Sign
 
 fn unsigned() -> Request {
     let mut headers = HeaderMap::new();
-    headers.insert("host", HeaderValue::from_static("kms.us-east-1.amazonaws.com"));
-    headers.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
-    headers.insert("x-amz-target", HeaderValue::from_static("TrentService.DescribeKey"));
+    headers.insert(
+        "host",
+        HeaderValue::from_static("kms.us-east-1.amazonaws.com"),
+    );
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    headers.insert(
+        "x-amz-target",
+        HeaderValue::from_static("TrentService.DescribeKey"),
+    );
     Request {
         method: Method::POST,
         uri: Uri::from_static("/"),
@@ -137,7 +146,11 @@ fn no_authentication_at_all_is_a_missing_authentication_token() {
 
 #[test]
 fn a_non_aws4_authorization_header_is_a_missing_authentication_token() {
-    for value in ["Bearer eyJhbGciOiJIUzI1NiJ9", "AWS AKIDEXAMPLE:c2lnbmF0dXJl", ""] {
+    for value in [
+        "Bearer eyJhbGciOiJIUzI1NiJ9",
+        "AWS AKIDEXAMPLE:c2lnbmF0dXJl",
+        "",
+    ] {
         assert_eq!(
             with_authorization(value).verify(),
             Err(Error::MissingAuthenticationToken),
@@ -163,7 +176,13 @@ fn a_wrong_secret_does_not_match() {
     let request = signed();
     let claimed = request.parse().expect("parses");
     expect_error(
-        claimed.verify(&request.parts(), &request.body, b"wrong secret", "kms", SIGNED_AT),
+        claimed.verify(
+            &request.parts(),
+            &request.body,
+            b"wrong secret",
+            "kms",
+            SIGNED_AT,
+        ),
         "InvalidSignatureException",
         MISMATCH,
     );
@@ -219,9 +238,20 @@ fn a_tampered_signature_does_not_match() {
     let flipped: String = signature
         .chars()
         .enumerate()
-        .map(|(i, c)| if i == 0 { if c == '0' { '1' } else { '0' } } else { c })
+        .map(|(i, c)| {
+            if i == 0 {
+                if c == '0' { '1' } else { '0' }
+            } else {
+                c
+            }
+        })
         .collect();
-    for bad in [flipped, signature.to_uppercase(), signature[..63].to_owned(), "00".repeat(32)] {
+    for bad in [
+        flipped,
+        signature.to_uppercase(),
+        signature[..63].to_owned(),
+        "00".repeat(32),
+    ] {
         assert_eq!(
             with_authorization(&format!("{head}Signature={bad}")).verify(),
             Err(Error::SignatureDoesNotMatch)
@@ -337,7 +367,11 @@ fn missing_authorization_parts_are_all_named() {
     );
 
     let value = authorization(&signed());
-    let without_signature = value.split(", Signature=").next().expect("prefix").to_owned();
+    let without_signature = value
+        .split(", Signature=")
+        .next()
+        .expect("prefix")
+        .to_owned();
     assert_eq!(
         with_authorization(&without_signature).verify(),
         Err(Error::MissingAuthorizationComponents {
@@ -520,7 +554,11 @@ fn presigned_expiry_must_be_one_second_to_seven_days() {
             "X-Amz-Expires must be less than a week (in seconds); that is, the given \
              X-Amz-Expires must be less than 604800 seconds",
         ),
-        ("0", "IncompleteSignatureException", "X-Amz-Expires must be positive"),
+        (
+            "0",
+            "IncompleteSignatureException",
+            "X-Amz-Expires must be positive",
+        ),
         (
             "soon",
             "IncompleteSignatureException",
@@ -543,7 +581,10 @@ fn a_presigned_request_with_another_algorithm_is_incomplete() {
     request.uri = request
         .uri
         .to_string()
-        .replace("X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Algorithm=AWS4-HMAC-SHA1")
+        .replace(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+            "X-Amz-Algorithm=AWS4-HMAC-SHA1",
+        )
         .parse()
         .expect("uri");
     assert_eq!(
@@ -573,6 +614,13 @@ fn dev_mode_acceptance_skips_every_check_but_says_so() {
     let mut request = signed();
     request.body = b"tampered".to_vec();
     let claimed = request.parse().expect("parses");
-    assert!(claimed.verify(&request.parts(), &request.body, SECRET, "kms", SIGNED_AT).is_err());
-    assert_eq!(claimed.insecure_accept_unverified().access_key_id(), "AKIDEXAMPLE");
+    assert!(
+        claimed
+            .verify(&request.parts(), &request.body, SECRET, "kms", SIGNED_AT)
+            .is_err()
+    );
+    assert_eq!(
+        claimed.insecure_accept_unverified().access_key_id(),
+        "AKIDEXAMPLE"
+    );
 }

@@ -53,12 +53,18 @@ fn cases() -> Vec<PathBuf> {
         .filter(|path| path.is_dir())
         .collect();
     cases.sort();
-    assert!(cases.len() >= 25, "expected the vector cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 25,
+        "expected the vector cases, found {}",
+        cases.len()
+    );
     cases
 }
 
 fn name(case: &Path) -> &str {
-    case.file_name().and_then(|n| n.to_str()).expect("utf-8 name")
+    case.file_name()
+        .and_then(|n| n.to_str())
+        .expect("utf-8 name")
 }
 
 fn read(case: &Path, file: &str) -> String {
@@ -219,7 +225,8 @@ fn our_signer_reproduces_the_suite_signatures() {
         let req = request(&read(&case, "request.txt")).expect(name);
         let params = signing_params(&ctx);
 
-        let output = sign(&req.parts(), &req.body, &params).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let output =
+            sign(&req.parts(), &req.body, &params).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             output.signature(),
             read(&case, "header-signature.txt").trim(),
@@ -230,7 +237,10 @@ fn our_signer_reproduces_the_suite_signatures() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let signature = uri
             .query()
-            .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("X-Amz-Signature=")))
+            .and_then(|q| {
+                q.split('&')
+                    .find_map(|p| p.strip_prefix("X-Amz-Signature="))
+            })
             .expect("presigned URI has a signature");
         assert_eq!(
             signature,
