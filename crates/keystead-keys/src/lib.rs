@@ -127,7 +127,7 @@ impl KeyService {
                 materials.push(Arc::new(Version {
                     material: root_key.unseal(&wrapped, &v.key_id, v.version)?,
                     created_at: v.created_at,
-                    rotation_type: v.rotation_type.clone(),
+                    rotation_type: v.rotation_type,
                 }));
             }
             if materials.is_empty() {

@@ -50,10 +50,11 @@ pub fn validate(text: &str) -> Result<(), Error> {
             return Err(malformed(format!("Policy has an unknown element {key}.")));
         }
     }
-    if let Some(version) = doc.get("Version") {
-        if !matches!(version.as_str(), Some("2012-10-17" | "2008-10-17")) {
-            return Err(malformed("Policy has an invalid Version."));
-        }
+    if doc
+        .get("Version")
+        .is_some_and(|v| !matches!(v.as_str(), Some("2012-10-17" | "2008-10-17")))
+    {
+        return Err(malformed("Policy has an invalid Version."));
     }
     if doc.get("Id").is_some_and(|id| !id.is_string()) {
         return Err(malformed("Policy Id must be a string."));

@@ -20,7 +20,7 @@ const DAY_MS: i64 = 86_400_000;
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    RootKey::create(&dir.path().join("root.key")).expect("root key");
+    RootKey::create(dir.path().join("root.key")).expect("root key");
     let clock = Arc::new(SystemClock::default());
     let service = open(&dir, clock.clone()).await;
     Fixture {
@@ -31,7 +31,7 @@ async fn fixture() -> Fixture {
 }
 
 async fn open(dir: &tempfile::TempDir, clock: Arc<SystemClock>) -> KeyService {
-    let root = RootKey::load(&dir.path().join("root.key")).expect("load root key");
+    let root = RootKey::load(dir.path().join("root.key")).expect("load root key");
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("keystead.db")).expect("open store"));
     let snapshot = store.load().await.expect("load");

@@ -136,21 +136,30 @@ pub fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })?;
     toml::from_str(&text).map_err(|e| ConfigError {
         source_name,
-        field: field_of_toml_error(&e),
+        field: field_of_toml_error(&e, &text),
         reason: e.message().to_owned(),
     })
 }
 
-/// The field a TOML error is about, from its span in the document when it has one.
-fn field_of_toml_error(e: &toml::de::Error) -> String {
+/// The field a TOML error is about: named in the message for unknown and missing fields
+/// ("unknown field `x`"), otherwise the key on the line the error's span points at.
+fn field_of_toml_error(e: &toml::de::Error, text: &str) -> String {
     let message = e.message();
-    // serde's messages name the field for unknown and missing fields: "unknown field `x`".
-    if let Some(start) = message.find('`') {
-        if let Some(len) = message[start + 1..].find('`') {
-            return message[start + 1..start + 1 + len].to_owned();
-        }
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.matches('`').count() >= 2);
+    if let Some(name) = quoted {
+        return name.to_owned();
     }
-    "(syntax)".to_owned()
+    let key = e.span().and_then(|span| {
+        let line_start = text.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
+        let line = text.get(line_start..)?.lines().next()?;
+        let (key, _) = line.split_once('=')?;
+        let key = key.trim();
+        (!key.is_empty()).then(|| key.to_owned())
+    });
+    key.unwrap_or_else(|| "(syntax)".to_owned())
 }
 
 impl Config {
@@ -316,9 +325,11 @@ mod tests {
     }
 
     #[test]
-    fn a_wrong_type_is_reported() {
-        let e = file("dev = \"yes\"\n").expect_err("wrong type");
-        assert!(e.to_string().contains("keystead.toml"), "{e}");
+    fn a_wrong_type_names_the_file_and_field() {
+        let e = file("listen = \"127.0.0.1:1\"\nworker_interval_secs = \"soon\"\n")
+            .expect_err("wrong type");
+        assert!(e.source_name.ends_with("keystead.toml"), "{e}");
+        assert_eq!(e.field, "worker_interval_secs", "{e}");
     }
 
     #[test]

@@ -138,11 +138,11 @@ impl KeyService {
         let after = resume_after(marker)?;
         let entry = self.resolve(caller, key, Aliases::Refused)?;
         let _permit = self.authorize(caller, &entry, "kms:ListKeyRotations")?;
-        let rotations = entry.versions.iter().enumerate().filter_map(|(i, v)| {
-            v.rotation_type
-                .clone()
-                .map(|t| (i as u32 + 1, v.created_at, t))
-        });
+        let rotations = entry
+            .versions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.rotation_type.map(|t| (i as u32 + 1, v.created_at, t)));
         // Versions sort by number; the marker is the zero-padded version so that string order
         // matches numeric order.
         let (rotations, next_marker) = page(
@@ -219,7 +219,7 @@ impl KeyService {
             version: number,
             wrapped_material: self.seal(&material, &key_id, number)?,
             created_at: now,
-            rotation_type: Some(rotation_type.clone()),
+            rotation_type: Some(rotation_type),
         };
         self.store.add_key_version(&record, &version).await?;
         let mut versions = entry.versions.clone();
