@@ -9,6 +9,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use keystead_server::config::{self, Config, LogFormat, Overrides};
 
+mod bench;
+
 /// A self-hosted key management service that speaks the AWS KMS protocol.
 ///
 /// Point the aws CLI, boto3 or any AWS SDK at it with --endpoint-url.
@@ -29,6 +31,8 @@ enum Command {
         #[arg(long, env = "KEYSTEAD_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
+    /// Load-test a running keystead with SigV4-signed requests.
+    Bench(bench::BenchArgs),
 }
 
 /// `keystead serve`. Every flag can also be set by its KEYSTEAD_* environment variable or in
@@ -85,6 +89,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Init { data_dir } => init(data_dir),
+        Command::Bench(args) => bench::run(args),
     }
 }
 
@@ -135,6 +140,7 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
