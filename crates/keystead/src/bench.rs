@@ -37,6 +37,12 @@ const MAX_PLAINTEXT_BYTES: u16 = 4096;
 /// --secret-access-key; --credentials-file; the environment variables AWS_ACCESS_KEY_ID and
 /// AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN); AWS_SHARED_CREDENTIALS_FILE.
 #[derive(Args)]
+#[command(
+    after_help = "Credentials: --access-key-id and --secret-access-key; else \
+    --credentials-file (with --profile); else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with \
+    AWS_SESSION_TOKEN); else AWS_SHARED_CREDENTIALS_FILE. Exits non-zero if any request failed, \
+    after printing the report."
+)]
 pub(crate) struct BenchArgs {
     /// The keystead to load (plain HTTP).
     #[arg(long, default_value = "http://127.0.0.1:4599")]
@@ -94,10 +100,16 @@ enum Format {
     Json,
 }
 
+/// The longest --duration or --warmup: a day.
+const MAX_SECS: f64 = 86_400.0;
+
 fn parse_secs(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
         .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if secs > MAX_SECS {
+        return Err(format!("at most {MAX_SECS} seconds"));
+    }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is not a number of seconds"))
 }
 
@@ -110,14 +122,14 @@ fn parse_positive_secs(s: &str) -> Result<Duration, String> {
 }
 
 /// Runs `keystead bench`: prints the report, then fails if any request failed.
-pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub(crate) fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     let credentials = credentials::resolve(
         CredentialArgs {
-            access_key_id: args.access_key_id.clone(),
-            secret_access_key: args.secret_access_key.clone(),
-            session_token: args.session_token.clone(),
-            credentials_file: args.credentials_file.clone(),
-            profile: args.profile.clone(),
+            access_key_id: args.access_key_id.take(),
+            secret_access_key: args.secret_access_key.take(),
+            session_token: args.session_token.take(),
+            credentials_file: args.credentials_file.take(),
+            profile: args.profile.take(),
         },
         |name| std::env::var(name).ok(),
     )?;

@@ -1,4 +1,4 @@
-//! The `keystead` binary: `serve` and `init`.
+//! The `keystead` binary: `serve`, `init` and `bench`.
 //!
 //! Parses the command line, loads configuration once, sets up logging and hands over to
 //! `keystead-server`. Nothing else happens here.
