@@ -42,7 +42,9 @@ pub fn parse<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<T, Error> {
 pub fn to_response_body<T: Serialize>(response: &T) -> Vec<u8> {
     // The generated response types hold only strings, numbers, lists and string-keyed maps, which
     // always serialize.
-    serde_json::to_vec(response).expect("invariant: response types always serialize")
+    let mut out = Vec::with_capacity(256);
+    serde_json::to_writer(&mut out, response).expect("invariant: response types always serialize");
+    out
 }
 
 /// Turns a serde_json error into a [`Problem`] without passing on any part of serde's message that

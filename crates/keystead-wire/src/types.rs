@@ -10,6 +10,7 @@
 use std::fmt;
 
 use base64::Engine as _;
+use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -76,7 +77,7 @@ impl AsRef<[u8]> for Blob {
 
 impl Serialize for Blob {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&STANDARD.encode(&self.0))
+        serializer.collect_str(&Base64Display::new(&self.0, &STANDARD))
     }
 }
 
@@ -144,11 +145,9 @@ impl From<Vec<u8>> for SensitiveBlob {
 
 impl Serialize for SensitiveBlob {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut text = Zeroizing::new(String::with_capacity(
-            base64::encoded_len(self.0.len(), true).unwrap_or(0),
-        ));
-        STANDARD.encode_string(self.0.as_slice(), &mut text);
-        serializer.serialize_str(&text)
+        // Encoded in small chunks on the stack straight into the output, so no heap copy of
+        // the secret's base64 form is left behind to zeroize.
+        serializer.collect_str(&Base64Display::new(&self.0, &STANDARD))
     }
 }
 
