@@ -500,112 +500,72 @@ fn insert_version(tx: &Transaction<'_>, version: &KeyVersionRecord) -> Result<()
     Ok(())
 }
 
-fn load_accounts(tx: &Transaction<'_>) -> Result<Vec<AccountRecord>, Error> {
-    let mut statement = tx
-        .prepare("SELECT account_id, schema_version, record FROM accounts ORDER BY account_id")
-        .map_err(unavailable)?;
+/// Runs `sql`, whose first three columns are an id for errors, `schema_version` and the JSON
+/// `record`, and decodes each row with `decode` (which may read further columns, such as sealed
+/// bytes).
+fn load_rows<T>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    decode: impl Fn(StoredRow<'_>, &rusqlite::Row<'_>) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let mut statement = tx.prepare(sql).map_err(unavailable)?;
     let mut rows = statement.query([]).map_err(unavailable)?;
     let mut records = Vec::new();
     while let Some(row) = rows.next().map_err(unavailable)? {
-        let (id, schema_version, json) = head(row)?;
-        records.push(persist::decode_account(StoredRow {
+        let id: String = row.get(0).map_err(unavailable)?;
+        let schema_version: i64 = row.get(1).map_err(unavailable)?;
+        let json: String = row.get(2).map_err(unavailable)?;
+        let stored = StoredRow {
             id: &id,
             schema_version,
             json: &json,
-        })?);
+        };
+        records.push(decode(stored, row)?);
     }
     Ok(records)
+}
+
+fn load_accounts(tx: &Transaction<'_>) -> Result<Vec<AccountRecord>, Error> {
+    load_rows(
+        tx,
+        "SELECT account_id, schema_version, record FROM accounts ORDER BY account_id",
+        |stored, _| persist::decode_account(stored),
+    )
 }
 
 fn load_access_keys(tx: &Transaction<'_>) -> Result<Vec<AccessKeyRecord>, Error> {
-    let mut statement = tx
-        .prepare(
-            "SELECT access_key_id, schema_version, record, sealed_secret FROM access_keys
-             ORDER BY access_key_id",
-        )
-        .map_err(unavailable)?;
-    let mut rows = statement.query([]).map_err(unavailable)?;
-    let mut records = Vec::new();
-    while let Some(row) = rows.next().map_err(unavailable)? {
-        let (id, schema_version, json) = head(row)?;
-        let sealed: Vec<u8> = row.get(3).map_err(unavailable)?;
-        let stored = StoredRow {
-            id: &id,
-            schema_version,
-            json: &json,
-        };
-        records.push(persist::decode_access_key(stored, sealed)?);
-    }
-    Ok(records)
+    load_rows(
+        tx,
+        "SELECT access_key_id, schema_version, record, sealed_secret FROM access_keys
+         ORDER BY access_key_id",
+        |stored, row| persist::decode_access_key(stored, row.get(3).map_err(unavailable)?),
+    )
 }
 
 fn load_keys(tx: &Transaction<'_>) -> Result<Vec<KeyRecord>, Error> {
-    let mut statement = tx
-        .prepare("SELECT key_id, schema_version, record FROM keys ORDER BY key_id")
-        .map_err(unavailable)?;
-    let mut rows = statement.query([]).map_err(unavailable)?;
-    let mut records = Vec::new();
-    while let Some(row) = rows.next().map_err(unavailable)? {
-        let (id, schema_version, json) = head(row)?;
-        records.push(persist::decode_key(StoredRow {
-            id: &id,
-            schema_version,
-            json: &json,
-        })?);
-    }
-    Ok(records)
+    load_rows(
+        tx,
+        "SELECT key_id, schema_version, record FROM keys ORDER BY key_id",
+        |stored, _| persist::decode_key(stored),
+    )
 }
 
 fn load_key_versions(tx: &Transaction<'_>) -> Result<Vec<KeyVersionRecord>, Error> {
-    let mut statement = tx
-        .prepare(
-            "SELECT key_id || '/' || version, schema_version, record, wrapped_material
-             FROM key_versions ORDER BY key_id, version",
-        )
-        .map_err(unavailable)?;
-    let mut rows = statement.query([]).map_err(unavailable)?;
-    let mut records = Vec::new();
-    while let Some(row) = rows.next().map_err(unavailable)? {
-        let (id, schema_version, json) = head(row)?;
-        let material: Vec<u8> = row.get(3).map_err(unavailable)?;
-        let stored = StoredRow {
-            id: &id,
-            schema_version,
-            json: &json,
-        };
-        records.push(persist::decode_key_version(stored, material)?);
-    }
-    Ok(records)
+    load_rows(
+        tx,
+        "SELECT key_id || '/' || version, schema_version, record, wrapped_material
+         FROM key_versions ORDER BY key_id, version",
+        |stored, row| persist::decode_key_version(stored, row.get(3).map_err(unavailable)?),
+    )
 }
 
 fn load_aliases(tx: &Transaction<'_>) -> Result<Vec<AliasRecord>, Error> {
-    let mut statement = tx
-        .prepare(
-            "SELECT account_id || ':' || region || ':' || alias_name, schema_version, record
-             FROM aliases ORDER BY account_id, region, alias_name",
-        )
-        .map_err(unavailable)?;
-    let mut rows = statement.query([]).map_err(unavailable)?;
-    let mut records = Vec::new();
-    while let Some(row) = rows.next().map_err(unavailable)? {
-        let (id, schema_version, json) = head(row)?;
-        records.push(persist::decode_alias(StoredRow {
-            id: &id,
-            schema_version,
-            json: &json,
-        })?);
-    }
-    Ok(records)
-}
-
-/// The first three columns every record query selects: an id for errors, `schema_version` and
-/// the JSON `record`.
-fn head(row: &rusqlite::Row<'_>) -> Result<(String, i64, String), Error> {
-    Ok((
-        row.get(0).map_err(unavailable)?,
-        row.get(1).map_err(unavailable)?,
-        row.get(2).map_err(unavailable)?,
-    ))
+    load_rows(
+        tx,
+        "SELECT account_id || ':' || region || ':' || alias_name, schema_version, record
+         FROM aliases ORDER BY account_id, region, alias_name",
+        |stored, _| persist::decode_alias(stored),
+    )
 }
 
 #[cfg(test)]

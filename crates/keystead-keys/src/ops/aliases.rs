@@ -8,7 +8,7 @@ use keystead_types::{Caller, alias_arn};
 use crate::key_state::{self, Use};
 use crate::pagination::{page, page_size, resume_after};
 use crate::reference::Aliases;
-use crate::{Error, KeyService};
+use crate::{AliasKey, Error, KeyService};
 
 /// One page of ListAliases.
 #[derive(Debug, Clone)]
@@ -32,11 +32,7 @@ impl KeyService {
         let target = self.resolve(caller, target_key, Aliases::Refused)?;
         let _permit = self.authorize(caller, &target, "kms:CreateAlias")?;
         key_state::check(target.record.key_state, Use::Manage, &target.arn)?;
-        let key = (
-            caller.account_id.clone(),
-            caller.region.clone(),
-            alias_name.to_owned(),
-        );
+        let key = alias_key(caller, alias_name);
         if self.read().aliases.contains_key(&key) {
             return Err(Error::AliasExists {
                 alias_arn: alias_arn(&caller.region, &caller.account_id, alias_name),
@@ -65,11 +61,7 @@ impl KeyService {
     ) -> Result<(), Error> {
         check_alias_name(alias_name)?;
         let _writer = self.writer.lock().await;
-        let key = (
-            caller.account_id.clone(),
-            caller.region.clone(),
-            alias_name.to_owned(),
-        );
+        let key = alias_key(caller, alias_name);
         let mut record =
             self.read()
                 .aliases
@@ -92,15 +84,9 @@ impl KeyService {
     pub async fn delete_alias(&self, caller: &Caller, alias_name: &str) -> Result<(), Error> {
         check_alias_name(alias_name)?;
         let _writer = self.writer.lock().await;
-        let key = (
-            caller.account_id.clone(),
-            caller.region.clone(),
-            alias_name.to_owned(),
-        );
+        let key = alias_key(caller, alias_name);
         if !self.read().aliases.contains_key(&key) {
-            return Err(Error::AliasNotFound {
-                alias_arn: alias_arn(&caller.region, &caller.account_id, alias_name),
-            });
+            return Err(alias_not_found(caller, alias_name));
         }
         self.store
             .delete_alias(&caller.account_id, &caller.region, alias_name)
@@ -140,6 +126,21 @@ impl KeyService {
             aliases,
             next_marker,
         })
+    }
+}
+
+/// Where an alias of the caller's account and region is kept.
+fn alias_key(caller: &Caller, alias_name: &str) -> AliasKey {
+    (
+        caller.account_id.clone(),
+        caller.region.clone(),
+        alias_name.to_owned(),
+    )
+}
+
+fn alias_not_found(caller: &Caller, alias_name: &str) -> Error {
+    Error::AliasNotFound {
+        alias_arn: alias_arn(&caller.region, &caller.account_id, alias_name),
     }
 }
 
