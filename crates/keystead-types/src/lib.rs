@@ -145,9 +145,11 @@ impl KeyId {
 impl FromStr for KeyId {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        // AWS key ids are always the 36-character hyphenated form; `Uuid::parse_str` would also
-        // accept braces, URNs and the simple form, which KMS does not.
-        if s.len() != 36 {
+        // AWS key ids are always the 36-character lower-case hyphenated form; `Uuid::parse_str`
+        // would also accept upper case, braces, URNs and the simple form, which KMS does not.
+        let lower_hex_or_hyphen =
+            |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'-';
+        if s.len() != 36 || !s.bytes().all(lower_hex_or_hyphen) {
             return Err(Error::InvalidKeyId);
         }
         uuid::Uuid::try_parse(s)
