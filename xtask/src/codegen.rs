@@ -1,9 +1,13 @@
-//! Generating one Rust module of wire types per AWS JSON 1.1 service model.
+//! Generating one Rust module of wire types per service model (AWS JSON 1.1 or Query).
 //!
 //! For a model this writes, in order: `Operation`, `ErrorCode`, the enum shapes, the structures
 //! reachable from operation inputs and outputs, their `Validate` impls, one validator function
 //! per constrained non-structure input shape, and one `LazyLock<Regex>` per checked pattern.
-//! Output is unformatted; `lib.rs` pipes it through rustfmt.
+//! JSON structures derive serde; Query structures instead get a `FromQuery` (inputs) and a
+//! `ToXml` (outputs) impl, written by the `query` submodule. Output is unformatted; `lib.rs`
+//! pipes it through rustfmt.
+
+mod query;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -28,12 +32,15 @@ const RESERVED: &[&str] = &[
     "Box",
     "Deserialize",
     "ErrorCode",
+    "FromQuery",
     "LazyLock",
     "None",
     "Ok",
     "Operation",
     "Option",
     "Path",
+    "QueryParams",
+    "QueryRejection",
     "Regex",
     "Result",
     "SensitiveBlob",
@@ -42,9 +49,11 @@ const RESERVED: &[&str] = &[
     "Some",
     "String",
     "Timestamp",
+    "ToXml",
     "Validate",
     "Vec",
     "Violations",
+    "XmlWriter",
 ];
 
 struct Generator<'m> {
@@ -60,8 +69,10 @@ struct Generator<'m> {
 /// Generates the (unformatted) module for `model`; `source` is the model's path relative to the
 /// repository root.
 pub fn generate(model: &Model, source: &str) -> Result<String, String> {
-    if model.metadata.protocol != "json" {
-        return Err(format!("{source}: only the json protocol is supported"));
+    if !matches!(model.metadata.protocol.as_str(), "json" | "query") {
+        return Err(format!(
+            "{source}: only the json and query protocols are supported"
+        ));
     }
     let mut generator = Generator {
         model,
@@ -81,6 +92,11 @@ pub fn generate(model: &Model, source: &str) -> Result<String, String> {
 impl<'m> Generator<'m> {
     fn shape(&self, name: &str) -> &'m Shape {
         self.model.shape(name)
+    }
+
+    /// Whether this is a Query-protocol model (STS, IAM).
+    fn is_query(&self) -> bool {
+        self.model.metadata.protocol == "query"
     }
 
     /// Marks every shape reachable from an operation input (output) as input (output) side, and
@@ -137,12 +153,22 @@ impl<'m> Generator<'m> {
     }
 
     fn check_names(&self) -> Result<(), String> {
+        let mut types = BTreeMap::new();
         for name in self.sides.keys() {
             let shape = self.shape(name);
             let named = shape.kind == "structure" || shape.enum_values.is_some();
-            if named && RESERVED.contains(name) {
+            if !named {
+                continue;
+            }
+            let type_name = type_name(name);
+            if RESERVED.contains(&type_name.as_str()) {
                 return Err(format!(
                     "shape {name} clashes with a name the generated code uses"
+                ));
+            }
+            if let Some(other) = types.insert(type_name.clone(), *name) {
+                return Err(format!(
+                    "shapes {other} and {name} both become type {type_name}"
                 ));
             }
         }
@@ -153,8 +179,8 @@ impl<'m> Generator<'m> {
     fn rust_type(&self, name: &str) -> String {
         let shape = self.shape(name);
         match shape.kind.as_str() {
-            "structure" => name.to_owned(),
-            "string" if shape.enum_values.is_some() => name.to_owned(),
+            "structure" => type_name(name),
+            "string" if shape.enum_values.is_some() => type_name(name),
             "string" if shape.sensitive => "SensitiveString".to_owned(),
             "string" => "String".to_owned(),
             "blob" if shape.sensitive => "SensitiveBlob".to_owned(),
@@ -178,10 +204,17 @@ impl<'m> Generator<'m> {
         let source = self.source;
         let mut body = String::new();
         std::mem::swap(&mut body, &mut self.out);
-        self.emit_operations();
-        self.emit_errors();
-        self.emit_enums();
-        self.emit_structures();
+        if self.is_query() {
+            self.emit_query_operations()?;
+            self.emit_query_errors();
+            self.emit_enums();
+            self.emit_query_structures()?;
+        } else {
+            self.emit_operations();
+            self.emit_errors();
+            self.emit_enums();
+            self.emit_structures();
+        }
         self.emit_validators()?;
         self.emit_patterns();
         std::mem::swap(&mut body, &mut self.out);
@@ -203,7 +236,23 @@ impl<'m> Generator<'m> {
                 let _ = writeln!(header, "{line}");
             }
         }
-        let _ = writeln!(header, "use serde::{{Deserialize, Serialize}};");
+        if self.is_query() {
+            let runtime: Vec<&str> = [
+                "FromQuery",
+                "QueryParams",
+                "QueryRejection",
+                "ToXml",
+                "XmlWriter",
+            ]
+            .into_iter()
+            .filter(|t| contains_word(&body, t))
+            .collect();
+            if !runtime.is_empty() {
+                let _ = writeln!(header, "use crate::query::{{{}}};", runtime.join(", "));
+            }
+        } else {
+            let _ = writeln!(header, "use serde::{{Deserialize, Serialize}};");
+        }
         let types: Vec<&str> = ["Blob", "SensitiveBlob", "SensitiveString", "Timestamp"]
             .into_iter()
             .filter(|t| contains_word(&body, t))
@@ -369,8 +418,9 @@ impl<'m> Generator<'m> {
             let mut used = BTreeSet::new();
             let _ = writeln!(
                 self.out,
-                "crate::types::wire_enum! {{\n    /// Generated from the {} model: {name}.\n    {name} {{",
-                self.label
+                "crate::types::wire_enum! {{\n    /// Generated from the {} model: {name}.\n    {} {{",
+                self.label,
+                type_name(name)
             );
             for value in &values {
                 let mut variant = names::variant(value);
@@ -547,7 +597,8 @@ impl<'m> Generator<'m> {
         };
         let _ = writeln!(
             self.out,
-            "impl Validate for {name} {{\n    fn validate_at(&self, {path}: &Path<'_>, {violations}: &mut Violations) {{\n{body}    }}\n}}\n"
+            "impl Validate for {} {{\n    fn validate_at(&self, {path}: &Path<'_>, {violations}: &mut Violations) {{\n{body}    }}\n}}\n",
+            type_name(name)
         );
     }
 
@@ -684,7 +735,8 @@ impl<'m> Generator<'m> {
                 }
                 let key_check = if key_shape.enum_values.is_some() {
                     Some(format!(
-                        "violations.enum_str(&Path::MapKey(path, index + 1), key, {key}::VALUES);"
+                        "violations.enum_str(&Path::MapKey(path, index + 1), key, {}::VALUES);",
+                        type_name(&key)
                     ))
                 } else {
                     self.check(&key, "key", "&Path::MapKey(path, index + 1)")
@@ -747,6 +799,16 @@ impl<'m> Generator<'m> {
                 "/// Every checked pattern, compiled (this model has none).\n#[cfg(test)]\npub(crate) fn compile_all_patterns() -> usize {{\n    0\n}}"
             );
         }
+    }
+}
+
+/// The Rust type name of a structure or enum shape: the shape name with its first letter upper
+/// case (IAM has enums such as `statusType`).
+fn type_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
     }
 }
 

@@ -14,11 +14,14 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The AWS JSON 1.1 services generated: (Rust module name, model file under `models/`).
+/// The services generated: (Rust module name, model file under `models/`). The model's
+/// `metadata.protocol` picks the wire format: `json` (AWS JSON 1.1) or `query` (STS, IAM).
 pub const SERVICES: &[(&str, &str)] = &[
     ("cloudtrail", "cloudtrail-2013-11-01.json"),
+    ("iam", "iam-2010-05-08.json"),
     ("kms", "kms-2014-11-01.json"),
     ("secretsmanager", "secretsmanager-2017-10-17.json"),
+    ("sts", "sts-2011-06-15.json"),
 ];
 
 /// Where the generated modules go, relative to the repository root.

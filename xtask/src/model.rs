@@ -1,7 +1,9 @@
 //! The subset of botocore's `service-2.json` format that code generation reads.
 //!
 //! Everything is kept in `BTreeMap`s so that iteration order, and therefore the generated code,
-//! is deterministic (sorted by name) whatever order the JSON file lists things in.
+//! is deterministic (sorted by name) whatever order the JSON file lists things in. The one
+//! exception is `Shape::member_order`, the file order of a structure's members, which Query
+//! responses write their elements in.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +31,12 @@ pub struct Metadata {
     pub target_prefix: Option<String>,
     /// A short display name, e.g. `KMS`.
     pub service_id: String,
+    /// The API version, e.g. `2011-06-15`; the Query protocol's `Version` parameter.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// The XML namespace of Query-protocol responses, e.g. `https://sts.amazonaws.com/doc/2011-06-15/`.
+    #[serde(default)]
+    pub xml_namespace: Option<String>,
 }
 
 /// One operation.
@@ -49,9 +57,17 @@ pub struct Operation {
 
 /// A reference to a shape by name.
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ShapeRef {
     /// The referenced shape.
     pub shape: String,
+    /// The wire name of a member, list element or map key/value, when it differs from the
+    /// member name (Query: the parameter segment and the XML element name).
+    #[serde(default)]
+    pub location_name: Option<String>,
+    /// An operation output's wrapping XML element (Query), e.g. `AssumeRoleResult`.
+    #[serde(default)]
+    pub result_wrapper: Option<String>,
 }
 
 /// The `error` trait of an exception shape.
@@ -64,6 +80,9 @@ pub struct ErrorTrait {
     /// The wire code, when it differs from the shape name.
     #[serde(default)]
     pub code: Option<String>,
+    /// Whether the client is at fault (Query: `<Type>Sender</Type>`).
+    #[serde(default)]
+    pub sender_fault: bool,
 }
 
 /// One shape. Fields not used by a shape's type are absent.
@@ -111,12 +130,31 @@ pub struct Shape {
     /// The error trait of an exception.
     #[serde(default)]
     pub error: Option<ErrorTrait>,
+    /// Whether a list or map is written without its wrapping element (Query: no `.member`
+    /// / `.entry` segment, repeated XML elements).
+    #[serde(default)]
+    pub flattened: bool,
+    /// The structure members' names in the order the model file lists them (`members` is
+    /// sorted); Query responses write elements in this order.
+    #[serde(skip)]
+    pub member_order: Vec<String>,
 }
 
 impl Model {
     /// Parses a model file's text.
     pub fn parse(text: &str) -> Result<Model, String> {
-        serde_json::from_str(text).map_err(|e| format!("invalid model: {e}"))
+        let mut model: Model =
+            serde_json::from_str(text).map_err(|e| format!("invalid model: {e}"))?;
+        // serde_json's maps are sorted, so the file order of members needs a second pass that
+        // only records keys.
+        let order: MemberOrder =
+            serde_json::from_str(text).map_err(|e| format!("invalid model: {e}"))?;
+        for (name, members) in order.shapes {
+            if let Some(shape) = model.shapes.get_mut(&name) {
+                shape.member_order = members.members;
+            }
+        }
+        Ok(model)
     }
 
     /// The shape called `name`.
@@ -125,6 +163,16 @@ impl Model {
             Some(shape) => shape,
             None => panic!("model refers to undefined shape {name}"),
         }
+    }
+
+    /// The members of structure `name` in model-file order.
+    pub fn members_in_order(&self, name: &str) -> Vec<(&str, &ShapeRef)> {
+        let shape = self.shape(name);
+        shape
+            .member_order
+            .iter()
+            .filter_map(|m| shape.members.get(m).map(|r| (m.as_str(), r)))
+            .collect()
     }
 
     /// The shapes directly referenced by `name`.
@@ -139,4 +187,42 @@ impl Model {
         }
         out
     }
+}
+
+/// The second pass of [`Model::parse`]: each shape's member names in file order.
+#[derive(Deserialize)]
+struct MemberOrder {
+    shapes: BTreeMap<String, ShapeMemberOrder>,
+}
+
+#[derive(Deserialize)]
+struct ShapeMemberOrder {
+    #[serde(default, deserialize_with = "keys_in_order")]
+    members: Vec<String>,
+}
+
+/// The keys of a JSON object in the order they appear, ignoring the values.
+fn keys_in_order<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    struct Keys;
+    impl<'de> serde::de::Visitor<'de> for Keys {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Vec<String>, A::Error> {
+            let mut keys = Vec::new();
+            while let Some((key, serde::de::IgnoredAny)) =
+                map.next_entry::<String, serde::de::IgnoredAny>()?
+            {
+                keys.push(key);
+            }
+            Ok(keys)
+        }
+    }
+    deserializer.deserialize_map(Keys)
 }

@@ -1,9 +1,15 @@
-//! Request-parsing errors and the AWS JSON error body.
+//! Request-parsing errors and the error bodies of both protocols.
 //!
-//! [`Error`] is what goes wrong turning bytes into a request; [`AwsError`] is what goes back on
-//! the wire: a `__type` code, an HTTP status and a message, serialized as
+//! AWS JSON 1.1: [`Error`] is what goes wrong turning bytes into a request; [`AwsError`] is what
+//! goes back on the wire: a `__type` code, an HTTP status and a message, serialized as
 //! `{"__type":"ValidationException","message":"…"}`, which botocore and the AWS SDKs parse for
-//! the JSON protocols. Messages never contain request values that could be secret.
+//! the JSON protocols.
+//!
+//! AWS Query (STS, IAM): [`QueryRejection`] is what goes wrong turning a form body into a
+//! request; [`QueryError`] is the wire error, a `<Code>`, HTTP status, `<Type>` and message,
+//! serialized as an `<ErrorResponse>` document.
+//!
+//! Messages never contain request values that could be secret.
 
 use serde::Serialize;
 
@@ -144,5 +150,178 @@ impl AwsError {
 impl From<Error> for AwsError {
     fn from(error: Error) -> Self {
         AwsError::new(error.aws_code(), error.status(), error.to_string())
+    }
+}
+
+/// Why a Query-protocol request (STS, IAM) could not be turned into a typed request. Messages
+/// name parameters but never quote their values, except the `Action` and `Version` of an
+/// unknown operation (as AWS does), cut to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryRejection {
+    /// The form body or query string is not `name=value&…` with valid percent-encoding and
+    /// UTF-8. Status 404 (AWS's documented status), `MalformedQueryString`; any operation.
+    #[error("The query string is malformed: {reason} at byte {offset}")]
+    Malformed {
+        /// What is wrong, e.g. `invalid percent-encoding`.
+        reason: &'static str,
+        /// The byte offset in the body or query string where it was found.
+        offset: usize,
+    },
+    /// A parameter given twice. Status 400, `InvalidQueryParameter`; any operation. (Taking
+    /// either copy could silently drop, say, a session policy that narrows permissions.)
+    #[error("The parameter {name} appears more than once")]
+    DuplicateParameter {
+        /// The repeated parameter's name, cut to 128 characters.
+        name: String,
+    },
+    /// No `Action` parameter. Status 400, `MissingAction`; any operation.
+    #[error("Missing Action")]
+    MissingAction,
+    /// No `Version` parameter. Status 400, `MissingParameter`; any operation.
+    #[error("The request must contain the parameter Version")]
+    MissingVersion,
+    /// The `Action` is not an operation of the service at this `Version`. Status 400,
+    /// `InvalidAction`.
+    #[error("Could not find operation {action} for version {version}")]
+    UnknownAction {
+        /// The `Action` sent, cut to 64 characters.
+        action: String,
+        /// The `Version` sent, cut to 64 characters.
+        version: String,
+    },
+    /// A parameter's value has the wrong form for its type (not an integer, not `true`/`false`,
+    /// not ISO 8601, not base64, a list with a gap in its numbering, ...). Status 400,
+    /// `InvalidParameterValue`.
+    #[error("Invalid value for parameter {parameter}: expected {expected}")]
+    InvalidValue {
+        /// The full parameter name, e.g. `Tags.member.1.Key`, cut to 128 characters.
+        parameter: String,
+        /// What was expected, e.g. `an integer`.
+        expected: &'static str,
+    },
+    /// The request parsed, but members break the model's constraints (including required
+    /// members that are absent). Status 400, `ValidationError`.
+    #[error("{0}")]
+    Validation(Violations),
+}
+
+impl QueryRejection {
+    /// The `<Code>` AWS answers with.
+    pub fn aws_code(&self) -> &'static str {
+        match self {
+            QueryRejection::Malformed { .. } => "MalformedQueryString",
+            QueryRejection::DuplicateParameter { .. } => "InvalidQueryParameter",
+            QueryRejection::MissingAction => "MissingAction",
+            QueryRejection::MissingVersion => "MissingParameter",
+            QueryRejection::UnknownAction { .. } => "InvalidAction",
+            QueryRejection::InvalidValue { .. } => "InvalidParameterValue",
+            QueryRejection::Validation(_) => "ValidationError",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            QueryRejection::Malformed { .. } => 404,
+            QueryRejection::DuplicateParameter { .. } => 400,
+            QueryRejection::MissingAction => 400,
+            QueryRejection::MissingVersion => 400,
+            QueryRejection::UnknownAction { .. } => 400,
+            QueryRejection::InvalidValue { .. } => 400,
+            QueryRejection::Validation(_) => 400,
+        }
+    }
+}
+
+/// Whose fault a Query error is: the `<Type>` of the error response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorType {
+    /// The request was wrong (4xx).
+    Sender,
+    /// The service failed (5xx).
+    Receiver,
+}
+
+impl ErrorType {
+    /// `Sender` or `Receiver`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::Sender => "Sender",
+            ErrorType::Receiver => "Receiver",
+        }
+    }
+}
+
+/// A Query-protocol error response: `<Code>`, HTTP status, `<Type>` and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct QueryError {
+    /// The exact `<Code>`, e.g. `NoSuchEntity`.
+    pub code: &'static str,
+    /// The HTTP status, e.g. 404.
+    pub status: u16,
+    /// `Sender` or `Receiver`.
+    pub error_type: ErrorType,
+    /// The human-readable message; must not contain secrets.
+    pub message: String,
+}
+
+impl QueryError {
+    /// An error with `code`, `status`, `error_type` and `message`.
+    pub fn new(
+        code: &'static str,
+        status: u16,
+        error_type: ErrorType,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            code,
+            status,
+            error_type,
+            message: message.into(),
+        }
+    }
+
+    /// The error body without a namespace:
+    ///
+    /// ```text
+    /// <ErrorResponse><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>…</Message>
+    /// </Error><RequestId>…</RequestId></ErrorResponse>
+    /// ```
+    pub fn to_xml(&self, request_id: &str) -> Vec<u8> {
+        self.write(None, request_id)
+    }
+
+    /// The error body with `xmlns` set to the service's namespace (e.g.
+    /// [`crate::iam::XML_NAMESPACE`]), as STS and IAM send it.
+    pub fn to_xml_in(&self, namespace: &str, request_id: &str) -> Vec<u8> {
+        self.write(Some(namespace), request_id)
+    }
+
+    fn write(&self, namespace: Option<&str>, request_id: &str) -> Vec<u8> {
+        let mut xml = crate::query::XmlWriter::new();
+        match namespace {
+            Some(namespace) => xml.start_with_namespace("ErrorResponse", namespace),
+            None => xml.start("ErrorResponse"),
+        }
+        xml.start("Error");
+        xml.value("Type", self.error_type.as_str());
+        xml.value("Code", self.code);
+        xml.value("Message", self.message.as_str());
+        xml.end("Error");
+        xml.value("RequestId", request_id);
+        xml.end("ErrorResponse");
+        xml.into_bytes()
+    }
+}
+
+impl From<QueryRejection> for QueryError {
+    fn from(rejection: QueryRejection) -> Self {
+        QueryError::new(
+            rejection.aws_code(),
+            rejection.status(),
+            ErrorType::Sender,
+            rejection.to_string(),
+        )
     }
 }

@@ -2,7 +2,8 @@
 //! `wire_enum!` macro behind every generated enum.
 //!
 //! On the AWS JSON wire a blob is a standard base64 string and a timestamp is a number of
-//! seconds since the Unix epoch. Secrets (`sensitive` shapes in the model) are held in
+//! seconds since the Unix epoch; on the Query wire a blob is base64 too but a timestamp is
+//! ISO 8601 ([`Timestamp::to_iso8601`], [`Timestamp::parse_iso8601`]). Secrets (`sensitive` shapes in the model) are held in
 //! `Zeroizing` buffers and implement neither `Debug` nor `Clone`; they do implement `Serialize`,
 //! because a response such as `Decrypt`'s must carry its plaintext, and this crate is the one
 //! place where that is meant to happen.
@@ -18,7 +19,7 @@ use zeroize::Zeroizing;
 
 /// Decodes standard base64 into `out`, which is reserved up front so that decoding never
 /// reallocates (a reallocation would leave an un-zeroized copy behind).
-fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<(), base64::DecodeError> {
+pub(crate) fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<(), base64::DecodeError> {
     out.reserve(base64::decoded_len_estimate(text.len()));
     STANDARD.decode_vec(text, out)
 }
@@ -247,6 +248,138 @@ impl Timestamp {
     pub fn as_secs_f64(self) -> f64 {
         self.0
     }
+
+    /// ISO 8601 in UTC as the Query protocol sends it: `2026-11-28T12:00:00Z`, or with
+    /// milliseconds (`2026-11-28T12:00:00.250Z`) when the time is not a whole second.
+    /// Times outside years 0000–9999 are clamped to that range; NaN is the epoch.
+    pub fn to_iso8601(self) -> String {
+        const MIN_MILLIS: f64 = -62_167_219_200_000.0; // 0000-01-01T00:00:00Z
+        const MAX_MILLIS: f64 = 253_402_300_799_999.0; // 9999-12-31T23:59:59.999Z
+        let millis = (self.0 * 1000.0).round();
+        let millis = if millis.is_nan() {
+            0
+        } else {
+            // Clamped to a range well inside i64, so the cast is exact.
+            millis.clamp(MIN_MILLIS, MAX_MILLIS) as i64
+        };
+        let (seconds, millis) = (millis.div_euclid(1000), millis.rem_euclid(1000));
+        let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+        let (year, month, day) = civil_from_days(days);
+        let (hour, minute, second) = (
+            second_of_day / 3600,
+            second_of_day % 3600 / 60,
+            second_of_day % 60,
+        );
+        let mut out = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
+        if millis != 0 {
+            out.push_str(&format!(".{millis:03}"));
+        }
+        out.push('Z');
+        out
+    }
+
+    /// Parses ISO 8601 as botocore sends it on the Query wire:
+    /// `YYYY-MM-DDTHH:MM:SS`, optional `.fraction`, then `Z` or an offset `±HH:MM`.
+    pub fn parse_iso8601(text: &str) -> Option<Timestamp> {
+        let b = text.as_bytes();
+        let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+            let part = b.get(range)?;
+            if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            part.iter().try_fold(0i64, |n, d| {
+                n.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+            })
+        };
+        let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+        if separators.iter().any(|(at, c)| b.get(*at) != Some(c))
+            || !matches!(b.get(10), Some(b'T' | b't'))
+        {
+            return None;
+        }
+        let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+        let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+        if !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
+            return None;
+        }
+        let mut at = 19;
+        let mut fraction = 0.0;
+        if b.get(at) == Some(&b'.') {
+            let start = at + 1;
+            let end = start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if end == start || end - start > 9 {
+                return None;
+            }
+            fraction = digits(start..end)? as f64 / 10f64.powi((end - start) as i32);
+            at = end;
+        }
+        let offset = match b.get(at..)? {
+            b"Z" | b"z" => 0,
+            [sign @ (b'+' | b'-'), ..] => {
+                let rest = &b[at + 1..];
+                let (h, m) = match rest.len() {
+                    5 if rest[2] == b':' => (digits(at + 1..at + 3)?, digits(at + 4..at + 6)?),
+                    4 => (digits(at + 1..at + 3)?, digits(at + 3..at + 5)?),
+                    _ => return None,
+                };
+                if h > 23 || m > 59 {
+                    return None;
+                }
+                let minutes = h * 60 + m;
+                if *sign == b'+' {
+                    minutes * 60
+                } else {
+                    -minutes * 60
+                }
+            }
+            _ => return None,
+        };
+        let days = days_from_civil(year, month, day);
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+        Some(Timestamp(seconds as f64 + fraction))
+    }
+}
+
+/// (year, month, day) of the day `days` after 1970-01-01 (proleptic Gregorian; Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The number of days from 1970-01-01 to (year, month, day); the inverse of
+/// [`civil_from_days`].
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 impl From<f64> for Timestamp {
@@ -362,6 +495,19 @@ macro_rules! wire_enum {
             }
         }
 
+        impl $crate::query::FromQueryValue for $name {
+            const EXPECTED: &'static str = "a string";
+            fn from_query_value(text: &str) -> Option<Self> {
+                Some($name::from_wire(text))
+            }
+        }
+
+        impl $crate::query::XmlValue for $name {
+            fn write_text(&self, xml: &mut $crate::query::XmlWriter) {
+                xml.text(self.as_str());
+            }
+        }
+
         impl $crate::validate::WireEnum for $name {
             const VALUES: &'static [&'static str] = $name::VALUES;
             fn unknown(&self) -> Option<&str> {
@@ -409,5 +555,59 @@ mod tests {
             "1700000000"
         );
         assert_eq!(serde_json::to_string(&Timestamp(1.25)).expect("ok"), "1.25");
+    }
+
+    #[test]
+    fn iso8601_is_whole_seconds_unless_there_are_milliseconds() {
+        assert_eq!(Timestamp(0.0).to_iso8601(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp::from_epoch_seconds(1_795_867_200).to_iso8601(),
+            "2026-11-28T12:00:00Z"
+        );
+        assert_eq!(
+            Timestamp(1_795_867_200.25).to_iso8601(),
+            "2026-11-28T12:00:00.250Z"
+        );
+        assert_eq!(Timestamp(-1.0).to_iso8601(), "1969-12-31T23:59:59Z");
+        assert_eq!(
+            Timestamp(951_782_400.0).to_iso8601(),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(Timestamp(f64::NAN).to_iso8601(), "1970-01-01T00:00:00Z");
+        assert_eq!(Timestamp(1e300).to_iso8601(), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn iso8601_parses_what_botocore_sends_and_round_trips() {
+        let parse = |t: &str| Timestamp::parse_iso8601(t).map(|t| t.0);
+        assert_eq!(parse("2026-11-28T12:00:00Z"), Some(1_795_867_200.0));
+        assert_eq!(parse("2026-11-28T12:00:00.250000Z"), Some(1_795_867_200.25));
+        assert_eq!(parse("2026-11-28T13:30:00+01:30"), Some(1_795_867_200.0));
+        assert_eq!(parse("2026-11-28T10:00:00-0200"), Some(1_795_867_200.0));
+        for bad in [
+            "",
+            "2026-11-28",
+            "2026-11-28T12:00:00",
+            "2026-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-28T24:00:00Z",
+            "2026-11-28T12:00:00.Z",
+            "2026-11-28T12:00:00Zjunk",
+            "+026-11-28T12:00:00Z",
+            "2026-11-28T12:00:00+1:00",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        for seconds in [
+            -62_167_219_200,
+            -1,
+            0,
+            951_782_400,
+            1_795_867_200,
+            253_402_300_799,
+        ] {
+            let t = Timestamp::from_epoch_seconds(seconds);
+            assert_eq!(Timestamp::parse_iso8601(&t.to_iso8601()), Some(t));
+        }
     }
 }

@@ -4,7 +4,11 @@
 
 /// CloudTrail (`models/cloudtrail-2013-11-01.json`).
 pub mod cloudtrail;
+/// IAM (`models/iam-2010-05-08.json`).
+pub mod iam;
 /// KMS (`models/kms-2014-11-01.json`).
 pub mod kms;
 /// Secrets Manager (`models/secretsmanager-2017-10-17.json`).
 pub mod secretsmanager;
+/// STS (`models/sts-2011-06-15.json`).
+pub mod sts;
