@@ -10,10 +10,10 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use keystead_sigv4::RequestParts;
-use keystead_wire::AwsError;
+use keystead_wire::{AwsError, ErrorType, QueryError};
 use serde::Deserialize;
 
-use crate::{App, kms, workers};
+use crate::{App, kms, query, workers};
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
 
@@ -23,6 +23,12 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let request_id = uuid::Uuid::new_v4().to_string();
+    if is_query_protocol(&request) {
+        return Ok(with_request_id(
+            query_request(&app, request, &request_id).await,
+            &request_id,
+        ));
+    }
     let response = match (request.method(), request.uri().path()) {
         (&Method::POST, "/") => aws_request(&app, request).await,
         (&Method::GET, "/healthz") => Ok(text(StatusCode::OK, "ok\n")),
@@ -35,11 +41,62 @@ pub(crate) async fn handle(
             "No such resource.".to_owned(),
         )),
     };
-    let mut response = response.unwrap_or_else(error_response);
-    if let Ok(id) = HeaderValue::from_str(&request_id) {
+    Ok(with_request_id(
+        response.unwrap_or_else(error_response),
+        &request_id,
+    ))
+}
+
+fn with_request_id(mut response: Response<Full<Bytes>>, request_id: &str) -> Response<Full<Bytes>> {
+    if let Ok(id) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-amzn-requestid", id);
     }
-    Ok(response)
+    response
+}
+
+/// Whether a request speaks the Query protocol (STS, IAM): a form-encoded POST, or a GET with
+/// a query string (`Action=...`), to `/`. JSON requests carry `X-Amz-Target` instead.
+fn is_query_protocol(request: &Request<Incoming>) -> bool {
+    if request.uri().path() != "/" || request.headers().contains_key("x-amz-target") {
+        return false;
+    }
+    match *request.method() {
+        Method::POST => request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded")),
+        Method::GET => request.uri().query().is_some(),
+        _ => false,
+    }
+}
+
+/// A Query-protocol (STS, IAM) request: XML responses and XML errors.
+async fn query_request(
+    app: &App,
+    request: Request<Incoming>,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let result = match read_body(&parts, body, app.max_body_bytes).await {
+        Ok(body) => query::handle(app, &parts, &body, request_id),
+        Err(e) => Err((
+            QueryError::new(e.code, e.status, ErrorType::Sender, e.message),
+            keystead_wire::sts::XML_NAMESPACE,
+        )),
+    };
+    let (status, body) = match result {
+        Ok(body) => (StatusCode::OK, body),
+        Err((e, namespace)) => (
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            e.to_xml_in(namespace, request_id),
+        ),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    r
 }
 
 async fn aws_request(
@@ -52,7 +109,7 @@ async fn aws_request(
         .headers
         .get("x-amz-target")
         .and_then(|t| t.to_str().ok())
-        .ok_or_else(|| unknown_operation("Missing X-Amz-Target header."))?;
+        .ok_or_else(|| unknown_operation("The X-Amz-Target header is not valid."))?;
     let (service, operation) = if let Some(op) = keystead_wire::kms::Operation::from_target(target)
     {
         ("kms", op)

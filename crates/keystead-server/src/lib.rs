@@ -18,6 +18,7 @@ pub mod data_dir;
 mod errors;
 mod http;
 mod kms;
+mod query;
 mod serve;
 mod workers;
 
