@@ -1,5 +1,5 @@
-//! Digests and MACs for protocols (SigV4, audit chains): SHA-256, HMAC-SHA-256 and a
-//! constant-time comparison. None of these handle key material of KMS keys.
+//! Digests and MACs for protocols (SigV4, audit chains): SHA-256 (whole or streamed),
+//! HMAC-SHA-256 and a constant-time comparison. None of these handle key material of KMS keys.
 
 use aws_lc_rs::{constant_time, digest, hmac};
 
@@ -23,6 +23,48 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 /// Whether `a` and `b` are equal, in time that depends only on their lengths.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// SHA-256 over data fed in pieces: the same result as
+/// [`sha256`] of their concatenation.
+pub struct StreamingSha256 {
+    context: digest::Context,
+}
+
+impl StreamingSha256 {
+    /// An empty hash.
+    pub fn new() -> Self {
+        Self {
+            context: digest::Context::new(&digest::SHA256),
+        }
+    }
+
+    /// Adds `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        self.context.update(data);
+    }
+
+    /// The SHA-256 of everything added.
+    pub fn finish(self) -> [u8; 32] {
+        let d = self.context.finish();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
+}
+
+impl Default for StreamingSha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clone for StreamingSha256 {
+    fn clone(&self) -> Self {
+        Self {
+            context: self.context.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

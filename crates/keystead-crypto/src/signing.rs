@@ -1,0 +1,625 @@
+//! Signatures: [`SigningKey`], an Ed25519 key kept in a key file, which signs the audit trail's
+//! digest files, and [`verify`], which checks such signatures against an exported public key.
+//!
+//! This module owns the signing key file's format and permissions and the public key's export
+//! forms. It must not let the private key out: there is no accessor for the seed, no `Debug`,
+//! `Clone` or `Serialize`, and no error or debug output contains file contents.
+//!
+//! Key file (one line, mode 0600 or stricter):
+//! ```text
+//! file = "keystead-ed25519-key-v1:" 64*HEXDIG [LF]   ; the 32-byte Ed25519 seed (RFC 8032)
+//! ```
+//! Public key forms:
+//! ```text
+//! der = SubjectPublicKeyInfo (RFC 8410):
+//!       30 2a 30 05 06 03 2b 65 70 03 21 00 || public key (32 bytes)   ; 44 bytes
+//! pem = "-----BEGIN PUBLIC KEY-----" LF base64(der) LF "-----END PUBLIC KEY-----" LF
+//! ```
+//! Signatures are plain Ed25519 (RFC 8032, 64 bytes). Callers separate their uses by prefixing
+//! the message with a purpose string, as the audit trail does with `keystead-audit-digest-v1`.
+//!
+//! Why a separate error type: this module was added after [`crate::Error`] was settled, and
+//! adding variants there would break exhaustive matches in other crates. [`SigningError`] may be
+//! folded into it when those are next revised.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use zeroize::Zeroizing;
+
+use crate::random::fill;
+
+/// The first bytes of a signing key file; the `v1` names this text form.
+const FILE_PREFIX: &[u8] = b"keystead-ed25519-key-v1:";
+/// Length of an Ed25519 seed in bytes.
+const SEED_LEN: usize = 32;
+/// Longest file accepted: the prefix, 64 hex digits and a newline fit well within it.
+const MAX_FILE_LEN: usize = 128;
+/// Permission bits the key file must not have: any access by group or others.
+const GROUP_OTHER_BITS: u32 = 0o077;
+/// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4); the key's 32 bytes follow.
+const SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+/// Length of an Ed25519 public key in DER (SubjectPublicKeyInfo) form.
+pub const PUBLIC_KEY_DER_LEN: usize = SPKI_PREFIX.len() + 32;
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+const PEM_BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
+const PEM_END: &str = "-----END PUBLIC KEY-----";
+
+/// Failures of signing-key handling and public-key parsing.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    /// Reading or writing the signing key file (or syncing its directory) failed. Returned by
+    /// [`SigningKey::create`] and [`SigningKey::load`].
+    #[error("cannot access signing key file {path}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// [`SigningKey::create`] refuses to overwrite an existing file: signatures made with the old
+    /// key could no longer be tied to a key anyone holds.
+    #[error("signing key file {path} already exists; refusing to overwrite it")]
+    KeyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+
+    /// The signing key file grants some access to group or others. Returned by
+    /// [`SigningKey::load`].
+    #[error(
+        "signing key file {path} has mode {mode:04o}; it must not be accessible by group or \
+         others (chmod 600)"
+    )]
+    InsecurePermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+
+    /// The signing key file is not one line `keystead-ed25519-key-v1:` followed by 64 hex
+    /// digits. Returned by [`SigningKey::load`].
+    #[error("signing key file {path} is not a keystead signing key: {reason}")]
+    MalformedKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it (a fixed description, never file contents).
+        reason: &'static str,
+    },
+
+    /// A public key is not an Ed25519 SubjectPublicKeyInfo in DER or PEM form. Returned by
+    /// [`public_key_der_from_pem`].
+    #[error("not an Ed25519 public key: {reason}")]
+    MalformedPublicKey {
+        /// What is wrong with it (a fixed description).
+        reason: &'static str,
+    },
+
+    /// aws-lc reported a failure that carries no detail (random generator or key setup). It is
+    /// not expected in normal operation.
+    #[error("the cryptographic library reported an unspecified failure")]
+    Unspecified,
+}
+
+impl From<aws_lc_rs::error::Unspecified> for SigningError {
+    fn from(_: aws_lc_rs::error::Unspecified) -> Self {
+        Self::Unspecified
+    }
+}
+
+impl From<crate::Error> for SigningError {
+    // Only the random generator's failure reaches here (through `fill`).
+    fn from(_: crate::Error) -> Self {
+        Self::Unspecified
+    }
+}
+
+/// An Ed25519 signing key.
+///
+/// Only aws-lc's key object is kept (it wipes the key when freed); the seed lives in
+/// `Zeroizing` buffers just long enough to build it. There is no `Debug`, `Clone` or
+/// `Serialize`, and no way to read the private key back.
+pub struct SigningKey {
+    pair: Ed25519KeyPair,
+    public_key_der: Vec<u8>,
+}
+
+impl SigningKey {
+    /// A new random key that exists only in memory: for tests, and for callers that seal the
+    /// key some other way.
+    pub fn generate() -> Result<Self, SigningError> {
+        let mut seed = Zeroizing::new([0u8; SEED_LEN]);
+        fill(&mut *seed)?;
+        Self::from_seed(&seed)
+    }
+
+    /// Creates a new random key and writes it to `path`, which must not exist.
+    ///
+    /// As with [`RootKey::create`](crate::RootKey::create), the file is created exclusively with
+    /// mode 0600 set at open time, written as `keystead-ed25519-key-v1:<64 hex digits>\n`, and
+    /// synced together with its directory; if anything fails after it was created, it is
+    /// removed again.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self, SigningError> {
+        let path = path.as_ref();
+        let mut seed = Zeroizing::new([0u8; SEED_LEN]);
+        fill(&mut *seed)?;
+        let key = Self::from_seed(&seed)?;
+        let contents = encode_file(&seed);
+
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| match source.kind() {
+                io::ErrorKind::AlreadyExists => SigningError::KeyExists {
+                    path: path.to_owned(),
+                },
+                _ => SigningError::Io {
+                    path: path.to_owned(),
+                    source,
+                },
+            })?;
+        let written = file
+            .write_all(&contents)
+            .and_then(|()| file.sync_all())
+            .map_err(|source| SigningError::Io {
+                path: path.to_owned(),
+                source,
+            })
+            .and_then(|()| sync_parent_directory(path));
+        drop(file);
+        if let Err(error) = written {
+            // We created the file (create_new), so removing it destroys nothing of anyone's.
+            let _ = fs::remove_file(path);
+            return Err(error);
+        }
+        Ok(key)
+    }
+
+    /// Loads the key from `path`.
+    ///
+    /// Refuses a file whose permissions grant group or others any access
+    /// ([`SigningError::InsecurePermissions`]), that is not a regular file, or that is not
+    /// exactly one line `keystead-ed25519-key-v1:` followed by 64 hex digits
+    /// ([`SigningError::MalformedKeyFile`]).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, SigningError> {
+        let path = path.as_ref();
+        let io_error = |source| SigningError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let malformed = |reason| SigningError::MalformedKeyFile {
+            path: path.to_owned(),
+            reason,
+        };
+
+        let mut file = File::open(path).map_err(io_error)?;
+        let metadata = file.metadata().map_err(io_error)?;
+        if !metadata.is_file() {
+            return Err(malformed("not a regular file"));
+        }
+        let mode = metadata.permissions().mode() & 0o7777;
+        if mode & GROUP_OTHER_BITS != 0 {
+            return Err(SigningError::InsecurePermissions {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+
+        // A fixed buffer rather than read_to_end, so that no unwiped copy of the seed is left
+        // behind in freed memory.
+        let mut contents = Zeroizing::new([0u8; MAX_FILE_LEN]);
+        let mut len = 0;
+        loop {
+            if len == MAX_FILE_LEN {
+                return Err(malformed("file is too long"));
+            }
+            match file.read(&mut contents[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        let seed = parse_file(&contents[..len]).map_err(malformed)?;
+        Self::from_seed(&seed)
+    }
+
+    fn from_seed(seed: &[u8; SEED_LEN]) -> Result<Self, SigningError> {
+        let pair =
+            Ed25519KeyPair::from_seed_unchecked(seed).map_err(|_| SigningError::Unspecified)?;
+        let der = AsDer::<PublicKeyX509Der>::as_der(pair.public_key())?;
+        Ok(Self {
+            public_key_der: der.as_ref().to_vec(),
+            pair,
+        })
+    }
+
+    /// The Ed25519 signature (64 bytes) of `message`.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.pair.sign(message).as_ref().to_vec()
+    }
+
+    /// The public key as a DER SubjectPublicKeyInfo (44 bytes), the form [`verify`] takes.
+    pub fn public_key_der(&self) -> Vec<u8> {
+        self.public_key_der.clone()
+    }
+
+    /// The public key in PEM (`-----BEGIN PUBLIC KEY-----`), as `openssl pkey -pubout` writes it.
+    pub fn public_key_pem(&self) -> String {
+        public_key_pem_from_der(&self.public_key_der)
+    }
+}
+
+/// Whether `signature` is a valid Ed25519 signature of `message` under `public_key_der`, a DER
+/// SubjectPublicKeyInfo as [`SigningKey::public_key_der`] returns. Anything malformed is simply
+/// not valid.
+pub fn verify(public_key_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    // aws-lc would also take a raw 32-byte key; insisting on one form keeps exported keys
+    // unambiguous.
+    if public_key_der.len() != PUBLIC_KEY_DER_LEN || !public_key_der.starts_with(&SPKI_PREFIX) {
+        return false;
+    }
+    UnparsedPublicKey::new(&ED25519, public_key_der)
+        .verify(message, signature)
+        .is_ok()
+}
+
+/// The PEM form of a DER public key.
+pub fn public_key_pem_from_der(public_key_der: &[u8]) -> String {
+    let encoded = base64_encode(public_key_der);
+    let mut pem = String::with_capacity(encoded.len() + 64);
+    pem.push_str(PEM_BEGIN);
+    pem.push('\n');
+    for line in encoded.as_bytes().chunks(64) {
+        // base64 output is ASCII, so every chunk is valid UTF-8.
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str(PEM_END);
+    pem.push('\n');
+    pem
+}
+
+/// The DER SubjectPublicKeyInfo inside a PEM `PUBLIC KEY` block, checked to be an Ed25519 key.
+/// Text before the `BEGIN` line and after the `END` line is ignored, as openssl does.
+pub fn public_key_der_from_pem(pem: &str) -> Result<Vec<u8>, SigningError> {
+    let malformed = |reason| SigningError::MalformedPublicKey { reason };
+    let start = pem
+        .find(PEM_BEGIN)
+        .ok_or(malformed("no -----BEGIN PUBLIC KEY----- line"))?
+        + PEM_BEGIN.len();
+    let end = pem[start..]
+        .find(PEM_END)
+        .ok_or(malformed("no -----END PUBLIC KEY----- line"))?
+        + start;
+    let body: Vec<u8> = pem[start..end]
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let der = base64_decode(&body).ok_or(malformed("the body is not base64"))?;
+    if der.len() != PUBLIC_KEY_DER_LEN || !der.starts_with(&SPKI_PREFIX) {
+        return Err(malformed("not an Ed25519 SubjectPublicKeyInfo"));
+    }
+    Ok(der)
+}
+
+/// The key file's contents: `keystead-ed25519-key-v1:<64 lower-case hex digits>\n`.
+fn encode_file(seed: &[u8; SEED_LEN]) -> Zeroizing<Vec<u8>> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Zeroizing::new(Vec::with_capacity(FILE_PREFIX.len() + 2 * SEED_LEN + 1));
+    out.extend_from_slice(FILE_PREFIX);
+    for byte in seed {
+        out.push(HEX[usize::from(byte >> 4)]);
+        out.push(HEX[usize::from(byte & 0x0f)]);
+    }
+    out.push(b'\n');
+    out
+}
+
+/// The seed in a key file's contents, or why there is none. The reason never quotes contents.
+fn parse_file(contents: &[u8]) -> Result<Zeroizing<[u8; SEED_LEN]>, &'static str> {
+    let line = contents.strip_suffix(b"\n").unwrap_or(contents);
+    let digits = line
+        .strip_prefix(FILE_PREFIX)
+        .ok_or("expected a line starting with keystead-ed25519-key-v1:")?;
+    if digits.len() != 2 * SEED_LEN {
+        return Err("expected 64 hex digits (32 bytes) after keystead-ed25519-key-v1:");
+    }
+    let mut seed = Zeroizing::new([0u8; SEED_LEN]);
+    for (byte, pair) in seed.iter_mut().zip(digits.chunks_exact(2)) {
+        let high = hex_value(pair[0]).ok_or("key contains a character that is not a hex digit")?;
+        let low = hex_value(pair[1]).ok_or("key contains a character that is not a hex digit")?;
+        *byte = (high << 4) | low;
+    }
+    Ok(seed)
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Makes the new directory entry durable: fsync of the file alone does not cover its name.
+fn sync_parent_directory(path: &Path) -> Result<(), SigningError> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(directory)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|source| SigningError::Io {
+            path: directory.to_owned(),
+            source,
+        })
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (RFC 4648 §4). Public keys only: nothing secret passes here.
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let symbols = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
+        for (i, symbol) in symbols.iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(BASE64[*symbol as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Strict standard base64 with padding: `None` for any other character, a bad length, or
+/// padding bits that are not zero.
+fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |c: u8| BASE64.iter().position(|&b| b == c).map(|p| p as u32);
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let quads = text.len() / 4;
+    for (index, quad) in text.chunks_exact(4).enumerate() {
+        let last = index + 1 == quads;
+        let padding = quad.iter().rev().take_while(|&&c| c == b'=').count();
+        if padding > 2 || (padding > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - padding] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * padding as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let keep = 3 - padding;
+        // Non-zero bits in the padding positions mean a non-canonical encoding.
+        if bytes[keep..].iter().any(|&b| b != 0) {
+            return None;
+        }
+        out.extend_from_slice(&bytes[..keep]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 8032 §7.1, TEST 1 and TEST 2: (seed, public key, message, signature).
+    const RFC_8032: [(&str, &str, &str, &str); 2] = [
+        (
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+            "",
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc6\
+             1e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+        ),
+        (
+            "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+            "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+            "72",
+            "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e45\
+             8f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+        ),
+    ];
+
+    fn key_from_hex(seed: &str) -> SigningKey {
+        let bytes: [u8; 32] = hex::decode(seed)
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
+        SigningKey::from_seed(&bytes).expect("key")
+    }
+
+    #[test]
+    fn signatures_match_rfc_8032_test_vectors() {
+        for (seed, public, message, signature) in RFC_8032 {
+            let key = key_from_hex(seed);
+            let message = hex::decode(message).expect("hex");
+            assert_eq!(hex::encode(key.sign(&message)), signature);
+            let der = key.public_key_der();
+            assert_eq!(hex::encode(&der[SPKI_PREFIX.len()..]), public);
+            assert!(verify(
+                &der,
+                &message,
+                &hex::decode(signature).expect("hex")
+            ));
+        }
+    }
+
+    #[test]
+    fn public_key_pem_matches_what_openssl_writes() {
+        // The RFC 8032 TEST 1 key, exported by Python's `cryptography` as SubjectPublicKeyInfo.
+        let key = key_from_hex(RFC_8032[0].0);
+        assert_eq!(
+            key.public_key_pem(),
+            "-----BEGIN PUBLIC KEY-----\n\
+             MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n\
+             -----END PUBLIC KEY-----\n"
+        );
+        assert_eq!(
+            public_key_der_from_pem(&key.public_key_pem()).expect("pem"),
+            key.public_key_der()
+        );
+    }
+
+    #[test]
+    fn a_signature_made_with_one_key_does_not_verify_under_another_or_for_another_message() {
+        let a = SigningKey::generate().expect("key");
+        let b = SigningKey::generate().expect("key");
+        let signature = a.sign(b"digest");
+        assert_eq!(signature.len(), SIGNATURE_LEN);
+        assert!(verify(&a.public_key_der(), b"digest", &signature));
+        assert!(!verify(&b.public_key_der(), b"digest", &signature));
+        assert!(!verify(&a.public_key_der(), b"digesT", &signature));
+        for i in 0..signature.len() {
+            let mut bad = signature.clone();
+            bad[i] ^= 0x01;
+            assert!(!verify(&a.public_key_der(), b"digest", &bad), "byte {i}");
+        }
+        assert!(!verify(&a.public_key_der(), b"digest", &signature[..63]));
+        // The raw 32-byte form and garbage are refused, not parsed.
+        let der = a.public_key_der();
+        assert!(!verify(&der[SPKI_PREFIX.len()..], b"digest", &signature));
+        assert!(!verify(b"", b"digest", &signature));
+    }
+
+    #[test]
+    fn a_created_key_file_has_mode_0600_and_loads_to_the_same_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit-signing.key");
+        let created = SigningKey::create(&path).expect("create");
+        let mode = fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let loaded = SigningKey::load(&path).expect("load");
+        assert_eq!(created.public_key_der(), loaded.public_key_der());
+        let signature = loaded.sign(b"m");
+        assert!(verify(&created.public_key_der(), b"m", &signature));
+        assert!(matches!(
+            SigningKey::create(&path),
+            Err(SigningError::KeyExists { .. })
+        ));
+    }
+
+    #[test]
+    fn key_files_readable_by_others_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k");
+        SigningKey::create(&path).expect("create");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).expect("chmod");
+        assert!(matches!(
+            SigningKey::load(&path),
+            Err(SigningError::InsecurePermissions { mode: 0o640, .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_key_files_are_refused_without_quoting_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cases: [&[u8]; 5] = [
+            b"",
+            b"keystead-root-key-v1:9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n",
+            b"keystead-ed25519-key-v1:9d61b19d\n",
+            b"keystead-ed25519-key-v1:zz61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n",
+            &[b'a'; 200],
+        ];
+        for (i, contents) in cases.iter().enumerate() {
+            let path = dir.path().join(format!("k{i}"));
+            fs::write(&path, contents).expect("write");
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+            match SigningKey::load(&path) {
+                Err(error @ SigningError::MalformedKeyFile { .. }) => {
+                    assert!(!error.to_string().contains("9d61b19d"), "case {i}");
+                }
+                Err(other) => panic!("case {i}: unexpected {other:?}"),
+                Ok(_) => panic!("case {i}: loaded"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_file_with_a_known_seed_signs_as_rfc_8032_says() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k");
+        let mut contents = b"keystead-ed25519-key-v1:".to_vec();
+        contents.extend_from_slice(RFC_8032[0].0.to_uppercase().as_bytes());
+        fs::write(&path, &contents).expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        let key = SigningKey::load(&path).expect("load");
+        assert_eq!(hex::encode(key.sign(b"")), RFC_8032[0].3);
+    }
+
+    #[test]
+    fn malformed_pem_is_refused() {
+        for pem in [
+            "",
+            "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n",
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo\n\
+             -----END PUBLIC KEY-----\n",
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURp=\n\
+             -----END PUBLIC KEY-----\n",
+            // A P-256 key is not an Ed25519 key.
+            "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n\
+             AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n\
+             -----END PUBLIC KEY-----\n",
+        ] {
+            assert!(
+                matches!(
+                    public_key_der_from_pem(pem),
+                    Err(SigningError::MalformedPublicKey { .. })
+                ),
+                "{pem}"
+            );
+        }
+    }
+
+    #[test]
+    fn base64_round_trips_every_length() {
+        for len in 0..70 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let text = base64_encode(&data);
+            assert_eq!(base64_decode(text.as_bytes()), Some(data), "length {len}");
+        }
+        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert_eq!(base64_decode(b"Zm9=x==="), None);
+        assert_eq!(base64_decode(b"Zm9"), None);
+    }
+
+    #[test]
+    fn streaming_sha256_equals_one_shot_sha256() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let mut hasher = crate::digest::StreamingSha256::new();
+        for piece in data.chunks(77) {
+            hasher.update(piece);
+        }
+        assert_eq!(hasher.finish(), crate::digest::sha256(&data));
+        assert_eq!(
+            hex::encode(crate::digest::StreamingSha256::default().finish()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}
