@@ -110,20 +110,15 @@ async fn aws_request(
         .get("x-amz-target")
         .and_then(|t| t.to_str().ok())
         .ok_or_else(|| unknown_operation("The X-Amz-Target header is not valid."))?;
-    let (service, operation) = if let Some(op) = keystead_wire::kms::Operation::from_target(target)
-    {
-        ("kms", op)
-    } else {
-        return Err(unknown_operation(""));
-    };
+    // KMS is the only JSON service so far; Secrets Manager and CloudTrail will add theirs here.
+    let operation =
+        keystead_wire::kms::Operation::from_target(target).ok_or_else(|| unknown_operation(""))?;
     let request_parts = RequestParts {
         method: &parts.method,
         uri: &parts.uri,
         headers: &parts.headers,
     };
-    let caller = app
-        .credentials
-        .authenticate(&request_parts, &body, service)?;
+    let caller = app.credentials.authenticate(&request_parts, &body, "kms")?;
     let out = kms::dispatch(&app.keys, &caller, operation, &body).await?;
     Ok(json(StatusCode::OK, out))
 }
