@@ -562,11 +562,6 @@ def test_a_lockout_policy_is_accepted_with_the_bypass_flag(kms):
     assert md["KeyMetadata"]["KeyState"] == "Enabled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="keystead does not run the policy lockout safety check yet (no policy evaluation): "
-    "CreateKey/PutKeyPolicy accept a policy that denies the caller PutKeyPolicy",
-)
 def test_a_policy_that_locks_the_caller_out_is_refused(kms):
     # AWS: "The key policy must allow the calling principal to make a subsequent PutKeyPolicy
     # request on the KMS key" unless BypassPolicyLockoutSafetyCheck is true.

@@ -23,18 +23,12 @@ pub enum Error {
         /// The reference as given.
         reference: String,
     },
-    /// The caller may not perform the action on the key (`AccessDeniedException`).
-    #[error(
-        "User: {principal} is not authorized to perform: {action} on resource: {resource} \
-         because no resource-based policy allows the {action} action"
-    )]
+    /// The key policy does not let the caller perform the action (`AccessDeniedException`).
+    #[error("{message}")]
     AccessDenied {
-        /// The caller's principal ARN.
-        principal: String,
-        /// The IAM action, e.g. `kms:Encrypt`.
-        action: &'static str,
-        /// The key ARN.
-        resource: String,
+        /// AWS's message: who, which action, which key, and whether a policy denied it or none
+        /// allowed it.
+        message: String,
     },
     /// The key is disabled (`DisabledException`).
     #[error("{arn} is disabled.")]

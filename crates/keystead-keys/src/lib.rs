@@ -34,6 +34,8 @@ pub use ops::tags::TagPage;
 struct KeyEntry {
     record: KeyRecord,
     arn: String,
+    /// `record.policy`, compiled for evaluation.
+    policy: Arc<keystead_authz::Policy>,
     /// Version `n` is at index `n - 1`; the last one encrypts.
     versions: Vec<Arc<Version>>,
 }
@@ -47,11 +49,16 @@ struct Version {
 }
 
 impl KeyEntry {
-    fn new(record: KeyRecord, versions: Vec<Arc<Version>>) -> Self {
+    fn new(
+        record: KeyRecord,
+        versions: Vec<Arc<Version>>,
+        policy: Arc<keystead_authz::Policy>,
+    ) -> Self {
         let arn = key_arn(&record.region, &record.account_id, &record.key_id);
         Self {
             record,
             arn,
+            policy,
             versions,
         }
     }
@@ -136,9 +143,16 @@ impl KeyService {
                     record.key_id
                 )));
             }
-            state
-                .keys
-                .insert(record.key_id, Arc::new(KeyEntry::new(record, materials)));
+            let compiled = policy::parse(&record.policy).map_err(|e| {
+                corrupt(format!(
+                    "key {} has a policy that does not parse: {e}",
+                    record.key_id
+                ))
+            })?;
+            state.keys.insert(
+                record.key_id,
+                Arc::new(KeyEntry::new(record, materials, Arc::new(compiled))),
+            );
         }
         for alias in snapshot.aliases {
             state.aliases.insert(
@@ -179,23 +193,40 @@ impl KeyService {
         self.write_state(|s| s.keys.insert(entry.record.key_id, Arc::new(entry)));
     }
 
-    /// The one authorization decision point. Until key policies are enforced, a key's own
-    /// account may do everything and every other account nothing.
+    /// The one authorization decision point: the key policy, evaluated as AWS does for the
+    /// caller (every caller is its account's root user until IAM identities exist, so identity
+    /// policies never restrict it; grants arrive with CreateGrant).
     fn authorize(
         &self,
         caller: &Caller,
         entry: &KeyEntry,
         action: &'static str,
     ) -> Result<Permit, Error> {
-        if entry.record.account_id == caller.account_id {
-            Ok(Permit(()))
-        } else {
-            Err(Error::AccessDenied {
-                principal: caller.principal_arn(),
-                action,
-                resource: entry.arn.clone(),
-            })
+        let ctx = self.request_context(caller, &entry.arn, &entry.record.account_id, action);
+        match keystead_authz::evaluate_kms(&entry.policy, &[], &[], &ctx) {
+            keystead_authz::Decision::Allow { .. } => Ok(Permit(())),
+            denied @ keystead_authz::Decision::Deny { .. } => Err(Error::AccessDenied {
+                message: denied.access_denied_message(&ctx).unwrap_or_default(),
+            }),
         }
+    }
+
+    /// The request as policies see it: who, what, on which key, when and where.
+    fn request_context(
+        &self,
+        caller: &Caller,
+        key_arn: &str,
+        key_account: &AccountId,
+        action: &str,
+    ) -> keystead_authz::RequestContext {
+        keystead_authz::RequestContext::new(
+            keystead_authz::Principal::root(&caller.account_id),
+            action,
+            key_arn,
+            key_account.clone(),
+        )
+        .with_current_time(self.now())
+        .with_value("aws:RequestedRegion", caller.region.as_str())
     }
 
     /// Applies `change` to the key named by `reference` (a key id or key ARN), persists the
@@ -212,8 +243,17 @@ impl KeyService {
         let _permit = self.authorize(caller, &entry, action)?;
         let mut record = entry.record.clone();
         change(&mut record, &entry.arn)?;
+        let compiled = if record.policy == entry.record.policy {
+            entry.policy.clone()
+        } else {
+            Arc::new(policy::parse(&record.policy)?)
+        };
         self.store.update_key(&record).await?;
-        self.publish(KeyEntry::new(record.clone(), entry.versions.clone()));
+        self.publish(KeyEntry::new(
+            record.clone(),
+            entry.versions.clone(),
+            compiled,
+        ));
         Ok(record)
     }
 

@@ -452,3 +452,119 @@ async fn data_keys_decrypt_to_their_plaintext() {
         .expect("dec");
     assert_eq!(dec.plaintext.as_slice(), dk.plaintext.as_slice());
 }
+
+fn policy_allowing(account: &str, extra_statement: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+          {{"Sid":"Root","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"kms:*","Resource":"*"}}{extra_statement}]}}"#
+    )
+}
+
+async fn key_with_policy(
+    f: &Fixture,
+    c: &Caller,
+    policy: String,
+    bypass: bool,
+) -> Result<String, Error> {
+    f.service
+        .create_key(
+            c,
+            CreateKeyInput {
+                policy: Some(policy),
+                bypass_policy_lockout_safety_check: bypass,
+                ..CreateKeyInput::default()
+            },
+        )
+        .await
+        .map(|r| r.key_id.to_string())
+}
+
+#[tokio::test]
+async fn a_policy_that_locks_the_caller_out_is_refused_unless_bypassed() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let other = policy_allowing("444455556666", "");
+    assert!(matches!(
+        key_with_policy(&f, &c, other.clone(), false).await,
+        Err(Error::MalformedPolicy { .. })
+    ));
+    let key = key_with_policy(&f, &c, other.clone(), true)
+        .await
+        .expect("bypass");
+    // The key policy now gives the owner account nothing, not even its root user.
+    match f.service.encrypt(&c, &key, b"x", &ctx(&[]), None) {
+        Err(Error::AccessDenied { message }) => {
+            assert!(
+                message.contains("arn:aws:iam::111122223333:root"),
+                "{message}"
+            );
+            assert!(message.contains("kms:Encrypt"), "{message}");
+        }
+        other => panic!("expected AccessDenied, got {:?}", other.map(|_| ())),
+    }
+    let mine = new_key(&f, &c).await;
+    assert!(matches!(
+        f.service
+            .put_key_policy(&c, &mine, None, other.clone(), false)
+            .await,
+        Err(Error::MalformedPolicy { .. })
+    ));
+    f.service
+        .put_key_policy(&c, &mine, None, other, true)
+        .await
+        .expect("bypass");
+    assert!(matches!(
+        f.service
+            .put_key_policy(&c, &mine, None, policy_allowing("111122223333", ""), false)
+            .await,
+        Err(Error::AccessDenied { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_explicit_deny_in_the_key_policy_wins_over_the_allow() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let deny_encrypt = r#",{"Sid":"NoEncrypt","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*"}"#;
+    let key = key_with_policy(&f, &c, policy_allowing("111122223333", deny_encrypt), false)
+        .await
+        .expect("create");
+    match f.service.encrypt(&c, &key, b"x", &ctx(&[]), None) {
+        Err(Error::AccessDenied { message }) => {
+            assert!(message.contains("explicit deny"), "{message}")
+        }
+        other => panic!("expected AccessDenied, got {:?}", other.map(|_| ())),
+    }
+    let dk = f
+        .service
+        .generate_data_key(&c, &key, 32, &ctx(&[]))
+        .expect("GenerateDataKey is not denied");
+    f.service
+        .decrypt(&c, &dk.ciphertext, &ctx(&[]), None, None)
+        .expect("Decrypt is not denied");
+}
+
+#[tokio::test]
+async fn another_account_may_use_a_key_whose_policy_allows_it() {
+    let f = fixture().await;
+    let owner = caller("111122223333");
+    let other = caller("444455556666");
+    let share = r#",{"Sid":"Share","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}"#;
+    let key = key_with_policy(&f, &owner, policy_allowing("111122223333", share), false)
+        .await
+        .expect("create");
+    let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{key}");
+    let enc = f
+        .service
+        .encrypt(&other, &arn, b"shared", &ctx(&[]), None)
+        .expect("encrypt");
+    let dec = f
+        .service
+        .decrypt(&other, &enc.ciphertext, &ctx(&[]), None, None)
+        .expect("decrypt");
+    assert_eq!(dec.plaintext.as_slice(), b"shared");
+    assert!(matches!(
+        f.service.disable_key(&other, &arn).await,
+        Err(Error::AccessDenied { .. })
+    ));
+}

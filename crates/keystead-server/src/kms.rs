@@ -379,6 +379,7 @@ pub(crate) async fn dispatch(
                     &required(r.key_id)?,
                     r.policy_name.as_deref(),
                     policy,
+                    r.bypass_policy_lockout_safety_check.unwrap_or(false),
                 )
                 .await,
             )
@@ -434,6 +435,9 @@ async fn create_key(
                 origin: r.origin.map(|o| o.as_str().to_owned()),
                 tags: tags(r.tags.unwrap_or_default()),
                 multi_region: r.multi_region.unwrap_or(false),
+                bypass_policy_lockout_safety_check: r
+                    .bypass_policy_lockout_safety_check
+                    .unwrap_or(false),
             },
         )
         .await

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use keystead_crypto::KeyMaterial;
 use keystead_store::{KeyRecord, KeyVersionRecord, Tag};
-use keystead_types::{Caller, KeyId, KeyState};
+use keystead_types::{Caller, KeyId, KeyState, key_arn};
 
 use crate::key_state::{self, Use};
 use crate::ops::tags::validate_tags;
@@ -34,6 +34,8 @@ pub struct CreateKeyInput {
     pub tags: Vec<Tag>,
     /// Multi-Region keys are not supported yet.
     pub multi_region: bool,
+    /// Skips the policy lockout safety check.
+    pub bypass_policy_lockout_safety_check: bool,
 }
 
 /// One page of ListKeys.
@@ -75,13 +77,15 @@ impl KeyService {
                 what: "MultiRegion".to_owned(),
             });
         }
-        let policy = match input.policy {
-            Some(p) => {
-                policy::validate(&p)?;
-                p
-            }
-            None => policy::default_policy(caller.account_id.as_str()),
-        };
+        let key_id = KeyId::random();
+        let policy_text = input
+            .policy
+            .unwrap_or_else(|| policy::default_policy(caller.account_id.as_str()));
+        let compiled = policy::parse(&policy_text)?;
+        if !input.bypass_policy_lockout_safety_check {
+            let arn = key_arn(&caller.region, &caller.account_id, &key_id);
+            self.check_lockout(caller, &compiled, &arn, "kms:CreateKey")?;
+        }
         validate_tags(&input.tags)?;
         let mut tags: Vec<Tag> = Vec::with_capacity(input.tags.len());
         for tag in input.tags {
@@ -91,7 +95,6 @@ impl KeyService {
             }
         }
         let now = self.now();
-        let key_id = KeyId::random();
         let record = KeyRecord {
             key_id,
             account_id: caller.account_id.clone(),
@@ -104,7 +107,7 @@ impl KeyService {
             creation_date: now,
             deletion_date: None,
             pending_deletion_window_in_days: None,
-            policy,
+            policy: policy_text,
             tags,
             rotation: None,
             multi_region: false,
@@ -126,6 +129,7 @@ impl KeyService {
                 created_at: now,
                 rotation_type: None,
             })],
+            Arc::new(compiled),
         ));
         Ok(record)
     }
@@ -253,18 +257,23 @@ impl KeyService {
         Ok(entry.record.policy.clone())
     }
 
-    /// PutKeyPolicy.
+    /// PutKeyPolicy. Unless `bypass_policy_lockout_safety_check`, the new policy must still let
+    /// the caller call PutKeyPolicy, as AWS's lockout safety check requires.
     pub async fn put_key_policy(
         &self,
         caller: &Caller,
         key: &str,
         policy_name: Option<&str>,
         policy_text: String,
+        bypass_policy_lockout_safety_check: bool,
     ) -> Result<(), Error> {
         check_policy_name(policy_name)?;
-        policy::validate(&policy_text)?;
+        let compiled = policy::parse(&policy_text)?;
         self.update_key(caller, key, "kms:PutKeyPolicy", |r, arn| {
             key_state::check(r.key_state, Use::Manage, arn)?;
+            if !bypass_policy_lockout_safety_check {
+                self.check_lockout(caller, &compiled, arn, "kms:PutKeyPolicy")?;
+            }
             r.policy = policy_text;
             Ok(())
         })
@@ -313,6 +322,25 @@ impl KeyService {
             deleted.push(key_id);
         }
         Ok(deleted)
+    }
+}
+
+impl KeyService {
+    /// AWS's policy lockout safety check: would `proposed` let the caller call PutKeyPolicy on
+    /// the key later? Refused with `MalformedPolicyDocumentException` if not.
+    fn check_lockout(
+        &self,
+        caller: &Caller,
+        proposed: &keystead_authz::Policy,
+        key_arn: &str,
+        action: &str,
+    ) -> Result<(), Error> {
+        let ctx = self.request_context(caller, key_arn, &caller.account_id, action);
+        keystead_authz::check_lockout_safety(proposed, &[], &ctx).map_err(|e| {
+            Error::MalformedPolicy {
+                reason: e.to_string(),
+            }
+        })
     }
 }
 

@@ -228,7 +228,7 @@ impl KeyService {
             created_at: now,
             rotation_type: Some(rotation_type),
         }));
-        self.publish(KeyEntry::new(record, versions));
+        self.publish(KeyEntry::new(record, versions, entry.policy.clone()));
         Ok(())
     }
 }
