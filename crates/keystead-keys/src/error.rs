@@ -97,6 +97,24 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The key has no grant with this id (`NotFoundException`).
+    #[error("Grant ID {grant_id} not found")]
+    GrantNotFound {
+        /// The grant id as given.
+        grant_id: String,
+    },
+    /// A grant id is not of the form this service issues (`InvalidGrantIdException`).
+    #[error("Invalid grant ID {grant_id}")]
+    InvalidGrantId {
+        /// The grant id as given.
+        grant_id: String,
+    },
+    /// A grant token is not one this service issued (`InvalidGrantTokenException`).
+    #[error("Invalid grant token")]
+    InvalidGrantToken,
+    /// The request would have succeeded but asked for a dry run (`DryRunOperationException`).
+    #[error("The request would have succeeded, but the DryRun option is set.")]
+    DryRun,
     /// A pagination marker was not issued by this service (`InvalidMarkerException`).
     #[error("The marker is not valid.")]
     InvalidMarker,

@@ -1,4 +1,5 @@
-//! The KMS service: keys, key versions, aliases, tags, key policies and the key-state machine.
+//! The KMS service: keys, key versions, aliases, tags, key policies, grants and the key-state
+//! machine.
 //!
 //! All state lives in memory and is served from there; the [`Store`] is the durable copy. Every
 //! change is written to the store first and published in memory only once the store has
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use keystead_crypto::{KeyMaterial, RootKey, WrappedKey};
-use keystead_store::{AliasRecord, KeyRecord, KeyVersionRecord, Snapshot, Store};
+use keystead_store::{AliasRecord, GrantRecord, KeyRecord, KeyVersionRecord, Snapshot, Store};
 use keystead_types::{AccountId, Caller, Clock, KeyId, Region, key_arn};
 
 mod error;
@@ -25,6 +26,7 @@ mod reference;
 pub use error::Error;
 pub use ops::aliases::AliasPage;
 pub use ops::crypto::{DataKey, Decrypted, Encrypted, ReEncrypted};
+pub use ops::grants::{CreateGrantInput, CreatedGrant, GrantPage};
 pub use ops::keys::{CreateKeyInput, KeyPage};
 pub use ops::rotation::{RotationPage, RotationStatus};
 pub use ops::tags::TagPage;
@@ -38,6 +40,50 @@ struct KeyEntry {
     policy: Arc<keystead_authz::Policy>,
     /// Version `n` is at index `n - 1`; the last one encrypts.
     versions: Vec<Arc<Version>>,
+    /// The key's grants. Only the grant operations change them; [`KeyService::publish`] keeps
+    /// them across every other change to the key.
+    grants: Arc<Grants>,
+}
+
+/// A key's grants: the records, by grant id, and the same grants compiled for evaluation.
+#[derive(Default)]
+struct Grants {
+    records: BTreeMap<String, GrantRecord>,
+    compiled: Vec<keystead_authz::Grant>,
+}
+
+impl Grants {
+    /// The grants with `record` added (or replaced).
+    fn with(&self, record: GrantRecord, compiled: keystead_authz::Grant) -> Grants {
+        let mut records = self.records.clone();
+        let mut all: Vec<keystead_authz::Grant> = self
+            .compiled
+            .iter()
+            .filter(|g| g.grant_id() != record.grant_id)
+            .cloned()
+            .collect();
+        all.push(compiled);
+        records.insert(record.grant_id.clone(), record);
+        Grants {
+            records,
+            compiled: all,
+        }
+    }
+
+    /// The grants without `grant_id`.
+    fn without(&self, grant_id: &str) -> Grants {
+        let mut records = self.records.clone();
+        records.remove(grant_id);
+        Grants {
+            records,
+            compiled: self
+                .compiled
+                .iter()
+                .filter(|g| g.grant_id() != grant_id)
+                .cloned()
+                .collect(),
+        }
+    }
 }
 
 /// One version of a key's material, with when and why it was made.
@@ -60,6 +106,7 @@ impl KeyEntry {
             arn,
             policy,
             versions,
+            grants: Arc::default(),
         }
     }
 
@@ -116,6 +163,18 @@ impl KeyService {
         for v in snapshot.key_versions {
             versions.entry(v.key_id).or_default().push(v);
         }
+        let mut grants: BTreeMap<KeyId, Grants> = BTreeMap::new();
+        for record in snapshot.grants {
+            let compiled = ops::grants::compile(&record).map_err(|e| {
+                corrupt(format!(
+                    "grant {} of key {} does not compile: {e}",
+                    record.grant_id, record.key_id
+                ))
+            })?;
+            let entry = grants.entry(record.key_id).or_default();
+            entry.compiled.push(compiled);
+            entry.records.insert(record.grant_id.clone(), record);
+        }
         let mut state = State::default();
         for record in snapshot.keys {
             let mut records = versions.remove(&record.key_id).unwrap_or_default();
@@ -149,10 +208,10 @@ impl KeyService {
                     record.key_id
                 ))
             })?;
-            state.keys.insert(
-                record.key_id,
-                Arc::new(KeyEntry::new(record, materials, Arc::new(compiled))),
-            );
+            let key_grants = grants.remove(&record.key_id).unwrap_or_default();
+            let mut entry = KeyEntry::new(record, materials, Arc::new(compiled));
+            entry.grants = Arc::new(key_grants);
+            state.keys.insert(entry.record.key_id, Arc::new(entry));
         }
         for alias in snapshot.aliases {
             state.aliases.insert(
@@ -189,21 +248,54 @@ impl KeyService {
         f(&mut guard)
     }
 
-    fn publish(&self, entry: KeyEntry) {
-        self.write_state(|s| s.keys.insert(entry.record.key_id, Arc::new(entry)));
+    /// Publishes a changed key. Its grants are the ones already published: only
+    /// [`Self::publish_grants`] changes them. Callers hold the writer lock.
+    fn publish(&self, mut entry: KeyEntry) {
+        self.write_state(|s| {
+            if let Some(current) = s.keys.get(&entry.record.key_id) {
+                entry.grants = current.grants.clone();
+            }
+            s.keys.insert(entry.record.key_id, Arc::new(entry))
+        });
     }
 
-    /// The one authorization decision point: the key policy, evaluated as AWS does for the
-    /// caller (every caller is its account's root user until IAM identities exist, so identity
-    /// policies never restrict it; grants arrive with CreateGrant).
+    /// Publishes new grants for a key that exists. Callers hold the writer lock.
+    fn publish_grants(&self, key_id: &KeyId, grants: Grants) {
+        self.write_state(|s| {
+            if let Some(current) = s.keys.get(key_id) {
+                let mut entry = KeyEntry::clone(current);
+                entry.grants = Arc::new(grants);
+                s.keys.insert(*key_id, Arc::new(entry));
+            }
+        });
+    }
+
+    /// The one authorization decision point: the key policy and the key's grants, evaluated as
+    /// AWS does for the caller (every caller is its account's root user until IAM identities
+    /// exist, so identity policies never restrict it).
     fn authorize(
         &self,
         caller: &Caller,
         entry: &KeyEntry,
         action: &'static str,
     ) -> Result<Permit, Error> {
-        let ctx = self.request_context(caller, &entry.arn, &entry.record.account_id, action);
-        match keystead_authz::evaluate_kms(&entry.policy, &[], &[], &ctx) {
+        self.authorize_with_context(caller, entry, action, None)
+    }
+
+    /// [`Self::authorize`] for an operation that takes an encryption context, which policy
+    /// conditions and grant constraints can test.
+    fn authorize_with_context(
+        &self,
+        caller: &Caller,
+        entry: &KeyEntry,
+        action: &'static str,
+        encryption_context: Option<&BTreeMap<String, String>>,
+    ) -> Result<Permit, Error> {
+        let mut ctx = self.request_context(caller, &entry.arn, &entry.record.account_id, action);
+        if let Some(context) = encryption_context {
+            ctx = ctx.with_encryption_context(context.clone());
+        }
+        match keystead_authz::evaluate_kms(&entry.policy, &[], &entry.grants.compiled, &ctx) {
             keystead_authz::Decision::Allow { .. } => Ok(Permit(())),
             denied @ keystead_authz::Decision::Deny { .. } => Err(Error::AccessDenied {
                 message: denied.access_denied_message(&ctx).unwrap_or_default(),

@@ -568,3 +568,305 @@ async fn another_account_may_use_a_key_whose_policy_allows_it() {
         Err(Error::AccessDenied { .. })
     ));
 }
+
+fn grant_input(key: &str, grantee: &str, operations: &[&str]) -> crate::CreateGrantInput {
+    crate::CreateGrantInput {
+        key: key.to_owned(),
+        grantee_principal: grantee.to_owned(),
+        operations: operations.iter().map(|o| (*o).to_owned()).collect(),
+        ..Default::default()
+    }
+}
+
+const OTHER_ROOT: &str = "arn:aws:iam::444455556666:root";
+
+#[tokio::test]
+async fn grants_are_created_listed_retired_and_revoked() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    let mut input = grant_input(&key, OTHER_ROOT, &["Encrypt", "Decrypt"]);
+    input.retiring_principal = Some("arn:aws:iam::777788889999:root".to_owned());
+    let a = f.service.create_grant(&c, input).await.expect("create a");
+    assert_eq!(a.grant_id.len(), 64);
+    let b = f
+        .service
+        .create_grant(&c, grant_input(&key, OTHER_ROOT, &["DescribeKey"]))
+        .await
+        .expect("create b");
+    let page = f
+        .service
+        .list_grants(&c, &key, None, None, None, None)
+        .expect("list");
+    assert_eq!(page.grants.len(), 2);
+    let only_a = f
+        .service
+        .list_grants(&c, &key, None, None, Some(&a.grant_id), None)
+        .expect("list one");
+    assert_eq!(only_a.grants.len(), 1);
+    assert_eq!(only_a.grants[0].operations, ["Encrypt", "Decrypt"]);
+    let first = f
+        .service
+        .list_grants(&c, &key, Some(1), None, None, None)
+        .expect("page 1");
+    assert_eq!(first.grants.len(), 1);
+    let second = f
+        .service
+        .list_grants(&c, &key, Some(1), first.next_marker.as_deref(), None, None)
+        .expect("page 2");
+    assert_eq!(second.grants.len(), 1);
+    assert!(second.next_marker.is_none());
+    assert_ne!(first.grants[0].grant_id, second.grants[0].grant_id);
+
+    let retirable = f
+        .service
+        .list_retirable_grants(&c, "arn:aws:iam::777788889999:root", None, None)
+        .expect("retirable");
+    assert_eq!(retirable.grants.len(), 1);
+    assert_eq!(retirable.grants[0].grant_id, a.grant_id);
+
+    assert!(matches!(
+        f.service
+            .retire_grant(&c, Some("not-a-token"), None, None, false)
+            .await,
+        Err(Error::InvalidGrantToken)
+    ));
+    f.service
+        .retire_grant(&c, Some(&a.grant_token), None, None, false)
+        .await
+        .expect("retire by token");
+    assert!(matches!(
+        f.service
+            .retire_grant(&c, Some(&a.grant_token), None, None, false)
+            .await,
+        Err(Error::GrantNotFound { .. })
+    ));
+    f.service
+        .revoke_grant(&c, &key, &b.grant_id, false)
+        .await
+        .expect("revoke");
+    assert!(matches!(
+        f.service.revoke_grant(&c, &key, &b.grant_id, false).await,
+        Err(Error::GrantNotFound { .. })
+    ));
+    assert!(matches!(
+        f.service.revoke_grant(&c, &key, "nonsense", false).await,
+        Err(Error::InvalidGrantId { .. })
+    ));
+    assert!(
+        f.service
+            .list_grants(&c, &key, None, None, None, None)
+            .expect("list")
+            .grants
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn create_grant_with_the_same_name_and_parameters_returns_the_same_grant() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    let mut input = grant_input(&key, OTHER_ROOT, &["Encrypt"]);
+    input.name = Some("app".to_owned());
+    let a = f.service.create_grant(&c, input.clone()).await.expect("a");
+    let again = f
+        .service
+        .create_grant(&c, input.clone())
+        .await
+        .expect("again");
+    assert_eq!(a, again);
+    input.operations.push("Decrypt".to_owned());
+    let different = f.service.create_grant(&c, input).await.expect("different");
+    assert_ne!(a.grant_id, different.grant_id);
+    let listed = f
+        .service
+        .list_grants(&c, &key, None, None, None, None)
+        .expect("list");
+    assert_eq!(listed.grants.len(), 2);
+}
+
+#[tokio::test]
+async fn create_grant_refuses_constraints_on_operations_without_a_context_and_dry_runs() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    let mut input = grant_input(&key, OTHER_ROOT, &["Decrypt", "DescribeKey"]);
+    input.constraints = Some(keystead_store::GrantConstraint::EncryptionContextEquals(
+        ctx(&[("a", "b")]),
+    ));
+    assert!(matches!(
+        f.service.create_grant(&c, input).await,
+        Err(Error::Validation { .. })
+    ));
+    assert!(matches!(
+        f.service
+            .create_grant(&c, grant_input(&key, OTHER_ROOT, &[]))
+            .await,
+        Err(Error::Validation { .. })
+    ));
+    assert!(matches!(
+        f.service
+            .create_grant(&c, grant_input(&key, OTHER_ROOT, &["Fly"]))
+            .await,
+        Err(Error::Validation { .. })
+    ));
+    let mut dry = grant_input(&key, OTHER_ROOT, &["Decrypt"]);
+    dry.dry_run = true;
+    assert!(matches!(
+        f.service.create_grant(&c, dry).await,
+        Err(Error::DryRun)
+    ));
+    assert!(
+        f.service
+            .list_grants(&c, &key, None, None, None, None)
+            .expect("list")
+            .grants
+            .is_empty()
+    );
+    f.service
+        .schedule_key_deletion(&c, &key, Some(7))
+        .await
+        .expect("schedule");
+    assert!(matches!(
+        f.service
+            .create_grant(&c, grant_input(&key, OTHER_ROOT, &["Decrypt"]))
+            .await,
+        Err(Error::InvalidKeyState { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_grant_lets_another_account_use_the_key_only_with_the_constrained_context() {
+    let f = fixture().await;
+    let owner = caller("111122223333");
+    let other = caller("444455556666");
+    let key = new_key(&f, &owner).await;
+    let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{key}");
+    let good = ctx(&[("tenant", "a")]);
+    assert!(matches!(
+        f.service.encrypt(&other, &arn, b"x", &good, None),
+        Err(Error::AccessDenied { .. })
+    ));
+    let mut input = grant_input(&key, OTHER_ROOT, &["Encrypt", "Decrypt"]);
+    input.constraints = Some(keystead_store::GrantConstraint::EncryptionContextEquals(
+        good.clone(),
+    ));
+    let grant = f.service.create_grant(&owner, input).await.expect("grant");
+    let enc = f
+        .service
+        .encrypt(&other, &arn, b"shared", &good, None)
+        .expect("encrypt through the grant");
+    let dec = f
+        .service
+        .decrypt(&other, &enc.ciphertext, &good, None, None)
+        .expect("decrypt through the grant");
+    assert_eq!(dec.plaintext.as_slice(), b"shared");
+    for wrong in [
+        ctx(&[]),
+        ctx(&[("tenant", "b")]),
+        ctx(&[("tenant", "a"), ("x", "y")]),
+    ] {
+        assert!(matches!(
+            f.service.encrypt(&other, &arn, b"x", &wrong, None),
+            Err(Error::AccessDenied { .. })
+        ));
+    }
+    // The grant gives nothing else: not DescribeKey, not managing the key.
+    assert!(matches!(
+        f.service.describe_key(&other, &arn),
+        Err(Error::AccessDenied { .. })
+    ));
+    // The grantee account may not revoke it, but the key's account may; then access ends.
+    assert!(matches!(
+        f.service
+            .revoke_grant(&other, &arn, &grant.grant_id, false)
+            .await,
+        Err(Error::AccessDenied { .. })
+    ));
+    f.service
+        .revoke_grant(&owner, &key, &grant.grant_id, false)
+        .await
+        .expect("revoke");
+    assert!(matches!(
+        f.service.encrypt(&other, &arn, b"x", &good, None),
+        Err(Error::AccessDenied { .. })
+    ));
+}
+
+#[tokio::test]
+async fn the_retiring_principal_and_a_grantee_with_retire_grant_may_retire_a_grant() {
+    let f = fixture().await;
+    let owner = caller("111122223333");
+    let grantee = caller("444455556666");
+    let retirer = caller("777788889999");
+    let key = new_key(&f, &owner).await;
+    let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{key}");
+    let mut input = grant_input(&key, OTHER_ROOT, &["Encrypt"]);
+    input.retiring_principal = Some("arn:aws:iam::777788889999:root".to_owned());
+    let a = f.service.create_grant(&owner, input).await.expect("a");
+    assert!(matches!(
+        f.service
+            .retire_grant(&grantee, None, Some(&arn), Some(&a.grant_id), false)
+            .await,
+        Err(Error::AccessDenied { .. })
+    ));
+    f.service
+        .retire_grant(&retirer, Some(&a.grant_token), None, None, false)
+        .await
+        .expect("the retiring principal retires");
+    let b = f
+        .service
+        .create_grant(
+            &owner,
+            grant_input(&key, OTHER_ROOT, &["Encrypt", "RetireGrant"]),
+        )
+        .await
+        .expect("b");
+    f.service
+        .retire_grant(&grantee, None, Some(&arn), Some(&b.grant_id), false)
+        .await
+        .expect("the grantee retires a grant that allows RetireGrant");
+}
+
+#[tokio::test]
+async fn grants_survive_a_restart_and_are_deleted_with_their_key() {
+    let f = fixture().await;
+    let owner = caller("111122223333");
+    let other = caller("444455556666");
+    let key = new_key(&f, &owner).await;
+    let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{key}");
+    let grant = f
+        .service
+        .create_grant(&owner, grant_input(&key, OTHER_ROOT, &["Encrypt"]))
+        .await
+        .expect("grant");
+    // Another change to the key keeps its grants.
+    f.service
+        .update_key_description(&owner, &key, "still granted".to_owned())
+        .await
+        .expect("describe");
+    f.service
+        .encrypt(&other, &arn, b"x", &ctx(&[]), None)
+        .expect("encrypt after an update");
+    let reopened = open(&f.dir, f.clock.clone()).await;
+    let listed = reopened
+        .list_grants(&owner, &key, None, None, None, None)
+        .expect("list after restart");
+    assert_eq!(listed.grants.len(), 1);
+    assert_eq!(listed.grants[0].grant_id, grant.grant_id);
+    assert_eq!(listed.grants[0].grant_token, grant.grant_token);
+    reopened
+        .encrypt(&other, &arn, b"x", &ctx(&[]), None)
+        .expect("encrypt through the grant after restart");
+    drop(reopened);
+
+    f.service
+        .schedule_key_deletion(&owner, &key, Some(7))
+        .await
+        .expect("schedule");
+    f.clock.danger_set_offset(7 * DAY_MS + 1000);
+    assert_eq!(f.service.delete_due_keys().await.expect("run").len(), 1);
+    let store = SqliteStore::open(&f.dir.path().join("keystead.db")).expect("open store");
+    assert!(store.load().await.expect("load").grants.is_empty());
+}

@@ -27,6 +27,12 @@ pub(crate) fn kms_error(e: KeyError) -> AwsError {
         KeyError::LimitExceeded { .. } => "LimitExceededException",
         KeyError::Validation { .. } => "ValidationException",
         KeyError::InvalidMarker => "InvalidMarkerException",
+        KeyError::GrantNotFound { .. } => "NotFoundException",
+        KeyError::InvalidGrantId { .. } => "InvalidGrantIdException",
+        KeyError::InvalidGrantToken => "InvalidGrantTokenException",
+        KeyError::DryRun => {
+            return AwsError::new("DryRunOperationException", 412, e.to_string());
+        }
         KeyError::Unsupported { .. } => "UnsupportedOperationException",
         KeyError::Internal(source) => {
             tracing::error!(error = %source, "internal error");

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use keystead_keys::{CreateKeyInput, KeyService};
-use keystead_store::{KeyRecord, RotationType, Tag};
+use keystead_keys::{CreateGrantInput, CreateKeyInput, GrantPage, KeyService};
+use keystead_store::{GrantConstraint, GrantRecord, KeyRecord, RotationType, Tag};
 use keystead_types::{Caller, KeyId, UnixMillis, key_arn};
 use keystead_wire::kms::{self as wire, Operation};
 use keystead_wire::{AwsError, Blob, SensitiveBlob, Timestamp, Validate};
@@ -395,6 +395,87 @@ pub(crate) async fn dispatch(
                 next_marker: None,
             }))
         }
+        Operation::CreateGrant => {
+            let r: wire::CreateGrantRequest = parse(body)?;
+            if r.grantee_service_principal.is_some() || r.retiring_service_principal.is_some() {
+                return Err(unsupported("service principals in grants"));
+            }
+            let input = CreateGrantInput {
+                key: required(r.key_id)?,
+                grantee_principal: required(r.grantee_principal)?,
+                operations: required(r.operations)?
+                    .iter()
+                    .map(|o| o.as_str().to_owned())
+                    .collect(),
+                retiring_principal: r.retiring_principal,
+                constraints: grant_constraint(r.constraints)?,
+                name: r.name,
+                dry_run: r.dry_run.unwrap_or(false),
+            };
+            let created = keys.create_grant(caller, input).await.map_err(kms_error)?;
+            respond(Ok(wire::CreateGrantResponse {
+                grant_id: Some(created.grant_id),
+                grant_token: Some(created.grant_token),
+            }))
+        }
+        Operation::ListGrants => {
+            let r: wire::ListGrantsRequest = parse(body)?;
+            if r.grantee_service_principal.is_some() {
+                return Err(unsupported("service principals in grants"));
+            }
+            let page = keys
+                .list_grants(
+                    caller,
+                    &required(r.key_id)?,
+                    r.limit,
+                    r.marker.as_deref(),
+                    r.grant_id.as_deref(),
+                    r.grantee_principal.as_deref(),
+                )
+                .map_err(kms_error)?;
+            respond(Ok(grant_list(page)))
+        }
+        Operation::ListRetirableGrants => {
+            let r: wire::ListRetirableGrantsRequest = parse(body)?;
+            if r.retiring_service_principal.is_some() {
+                return Err(unsupported("service principals in grants"));
+            }
+            let page = keys
+                .list_retirable_grants(
+                    caller,
+                    &required(r.retiring_principal)?,
+                    r.limit,
+                    r.marker.as_deref(),
+                )
+                .map_err(kms_error)?;
+            respond(Ok(grant_list(page)))
+        }
+        Operation::RetireGrant => {
+            let r: wire::RetireGrantRequest = parse(body)?;
+            empty(
+                keys.retire_grant(
+                    caller,
+                    r.grant_token.as_deref(),
+                    r.key_id.as_deref(),
+                    r.grant_id.as_deref(),
+                    r.dry_run.unwrap_or(false),
+                )
+                .await,
+            )
+        }
+        Operation::RevokeGrant => {
+            let r: wire::RevokeGrantRequest = parse(body)?;
+            let grant_id = required(r.grant_id)?;
+            empty(
+                keys.revoke_grant(
+                    caller,
+                    &required(r.key_id)?,
+                    &grant_id,
+                    r.dry_run.unwrap_or(false),
+                )
+                .await,
+            )
+        }
         other => Err(AwsError::new(
             "UnsupportedOperationException",
             400,
@@ -445,6 +526,73 @@ async fn create_key(
     Ok(wire::CreateKeyResponse {
         key_metadata: Some(key_metadata(&record)),
     })
+}
+
+/// A grant constraint from the wire: at most one of the two maps, and no `SourceArn`.
+fn grant_constraint(
+    c: Option<wire::GrantConstraints>,
+) -> Result<Option<GrantConstraint>, AwsError> {
+    let Some(c) = c else {
+        return Ok(None);
+    };
+    if c.source_arn.is_some() {
+        return Err(unsupported("the SourceArn grant constraint"));
+    }
+    match (c.encryption_context_equals, c.encryption_context_subset) {
+        (None, None) => Ok(None),
+        (Some(m), None) => Ok(Some(GrantConstraint::EncryptionContextEquals(m))),
+        (None, Some(m)) => Ok(Some(GrantConstraint::EncryptionContextSubset(m))),
+        (Some(_), Some(_)) => Err(validation(
+            "You cannot specify both EncryptionContextEquals and EncryptionContextSubset.",
+        )),
+    }
+}
+
+/// A page of grants as ListGrants and ListRetirableGrants return it.
+fn grant_list(page: GrantPage) -> wire::ListGrantsResponse {
+    wire::ListGrantsResponse {
+        grants: Some(page.grants.iter().map(grant_entry).collect()),
+        truncated: Some(page.next_marker.is_some()),
+        next_marker: page.next_marker,
+    }
+}
+
+/// A grant as AWS lists it.
+fn grant_entry(g: &GrantRecord) -> wire::GrantListEntry {
+    wire::GrantListEntry {
+        key_id: Some(key_arn(&g.region, &g.account_id, &g.key_id)),
+        grant_id: Some(g.grant_id.clone()),
+        name: g.name.clone(),
+        creation_date: Some(timestamp(g.creation_date)),
+        grantee_principal: Some(g.grantee_principal.clone()),
+        retiring_principal: g.retiring_principal.clone(),
+        issuing_account: Some(format!("arn:aws:iam::{}:root", g.issuing_account)),
+        operations: Some(
+            g.operations
+                .iter()
+                .map(|o| wire::GrantOperation::from_wire(o))
+                .collect(),
+        ),
+        constraints: g.constraints.as_ref().map(|c| match c {
+            GrantConstraint::EncryptionContextEquals(m) => wire::GrantConstraints {
+                encryption_context_equals: Some(m.clone()),
+                ..Default::default()
+            },
+            GrantConstraint::EncryptionContextSubset(m) => wire::GrantConstraints {
+                encryption_context_subset: Some(m.clone()),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    }
+}
+
+fn unsupported(what: &str) -> AwsError {
+    AwsError::new(
+        "UnsupportedOperationException",
+        400,
+        format!("keystead does not support {what} yet."),
+    )
 }
 
 /// A record as AWS describes a key.

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use keystead_store::persist::{self, StoredRow};
 use keystead_store::{
-    AccessKeyRecord, AccountRecord, AliasRecord, Error, KeyRecord, KeyVersionRecord, Snapshot,
-    Store, alias_id, key_version_id, what,
+    AccessKeyRecord, AccountRecord, AliasRecord, Error, GrantRecord, KeyRecord, KeyVersionRecord,
+    Snapshot, Store, alias_id, key_version_id, what,
 };
 use keystead_types::{AccountId, KeyId, Region};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
@@ -107,6 +107,7 @@ impl Store for SqliteStore {
                 keys: load_keys(&tx)?,
                 key_versions: load_key_versions(&tx)?,
                 aliases: load_aliases(&tx)?,
+                grants: load_grants(&tx)?,
             };
             tx.commit().map_err(unavailable)?;
             Ok(snapshot)
@@ -263,6 +264,8 @@ impl Store for SqliteStore {
             let id = key_id.to_string();
             tx.execute("DELETE FROM aliases WHERE target_key_id = ?1", [&id])
                 .map_err(unavailable)?;
+            tx.execute("DELETE FROM grants WHERE key_id = ?1", [&id])
+                .map_err(unavailable)?;
             tx.execute("DELETE FROM key_versions WHERE key_id = ?1", [&id])
                 .map_err(unavailable)?;
             let deleted = tx
@@ -368,6 +371,63 @@ impl Store for SqliteStore {
                 return Err(Error::NotFound {
                     what: what::ALIAS,
                     id: alias_id(&account, &region, &alias_name),
+                });
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn create_grant(&self, grant: &GrantRecord) -> Result<(), Error> {
+        let grant = grant.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if exists(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM grants WHERE grant_id = ?1)",
+                [&grant.grant_id],
+            )? {
+                return Err(Error::Conflict {
+                    what: what::GRANT,
+                    id: grant.grant_id.clone(),
+                });
+            }
+            if !key_exists(&tx, &grant.key_id)? {
+                return Err(Error::NotFound {
+                    what: what::KEY,
+                    id: grant.key_id.to_string(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO grants (grant_id, key_id, schema_version, record)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    grant.grant_id,
+                    grant.key_id.to_string(),
+                    persist::SCHEMA_VERSION,
+                    persist::encode_grant(&grant),
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_grant(&self, key_id: &KeyId, grant_id: &str) -> Result<(), Error> {
+        let (key_id, grant_id) = (key_id.to_string(), grant_id.to_owned());
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM grants WHERE key_id = ?1 AND grant_id = ?2",
+                    params![key_id, grant_id],
+                )
+                .map_err(unavailable)?;
+            if deleted == 0 {
+                return Err(Error::NotFound {
+                    what: what::GRANT,
+                    id: grant_id,
                 });
             }
             tx.commit().map_err(unavailable)
@@ -565,6 +625,14 @@ fn load_aliases(tx: &Transaction<'_>) -> Result<Vec<AliasRecord>, Error> {
         "SELECT account_id || ':' || region || ':' || alias_name, schema_version, record
          FROM aliases ORDER BY account_id, region, alias_name",
         |stored, _| persist::decode_alias(stored),
+    )
+}
+
+fn load_grants(tx: &Transaction<'_>) -> Result<Vec<GrantRecord>, Error> {
+    load_rows(
+        tx,
+        "SELECT grant_id, schema_version, record FROM grants ORDER BY key_id, grant_id",
+        |stored, _| persist::decode_grant(stored),
     )
 }
 

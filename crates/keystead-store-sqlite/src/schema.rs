@@ -307,5 +307,14 @@ fn sql(migration: Migration) -> &'static str {
                  value TEXT NOT NULL
              ) STRICT;"
         }
+        Migration::Grants => {
+            "CREATE TABLE grants (
+                 grant_id TEXT PRIMARY KEY NOT NULL,
+                 key_id TEXT NOT NULL REFERENCES keys (key_id),
+                 schema_version INTEGER NOT NULL,
+                 record TEXT NOT NULL
+             ) STRICT;
+             CREATE INDEX grants_by_key ON grants (key_id, grant_id);"
+        }
     }
 }

@@ -14,8 +14,8 @@ use keystead_types::{AccountId, KeyId, KeyState, Region, UnixMillis};
 use tokio::task::JoinSet;
 
 use crate::{
-    AccessKeyStatus, AliasRecord, Error, KeyRecord, KeyVersionRecord, RotationSchedule,
-    RotationType, Snapshot, Store, Tag, alias_id, key_version_id, what,
+    AccessKeyStatus, AliasRecord, Error, GrantConstraint, GrantRecord, KeyRecord, KeyVersionRecord,
+    RotationSchedule, RotationType, Snapshot, Store, Tag, alias_id, key_version_id, what,
 };
 
 /// Runs the whole suite.
@@ -44,6 +44,7 @@ where
     keys_and_versions(&store).await;
     key_deletion_removes_versions_and_aliases(&store).await;
     aliases(&store).await;
+    grants(&store).await;
     metadata(&store).await;
     load_is_ordered(&store).await;
     concurrent_writers(&store).await;
@@ -184,6 +185,35 @@ pub mod fixtures {
         }
     }
 
+    /// Grant number `n` on `key`, to another account's root, constrained for odd `n`.
+    pub fn grant(key: &KeyRecord, n: u8) -> GrantRecord {
+        let constraints = (n % 2 == 1).then(|| {
+            GrantConstraint::EncryptionContextEquals(
+                [("purpose".to_owned(), format!("test {n} — ✓"))].into(),
+            )
+        });
+        GrantRecord {
+            grant_id: format!(
+                "{}{:030}{n:02x}",
+                key.key_id.to_string().replace('-', ""),
+                0
+            ),
+            key_id: key.key_id,
+            account_id: key.account_id.clone(),
+            region: key.region.clone(),
+            name: Some(format!("grant-{n}")),
+            grantee_principal: "arn:aws:iam::444455556666:root".to_owned(),
+            retiring_principal: n
+                .is_multiple_of(3)
+                .then(|| "arn:aws:iam::777788889999:root".to_owned()),
+            operations: vec!["Encrypt".to_owned(), "Decrypt".to_owned()],
+            constraints,
+            issuing_account: key.account_id.clone(),
+            creation_date: T0,
+            grant_token: format!("token-{}-{n}", key.key_id),
+        }
+    }
+
     /// `len` bytes that look random and differ per seed; they stand in for sealed bytes.
     fn sealed_bytes(seed: &[u8], len: usize) -> Vec<u8> {
         // FNV-1a over the seed, then xorshift: deterministic and dependency-free.
@@ -202,8 +232,103 @@ pub mod fixtures {
 }
 
 use fixtures::{
-    access_key, account, account_id, alias, first_version, key, region, rotated_version,
+    access_key, account, account_id, alias, first_version, grant, key, region, rotated_version,
 };
+
+async fn grants(store: &Arc<dyn Store>) {
+    let owner = account_id(40);
+    let eu = region("eu-central-1");
+    let doomed = key(&owner, &eu);
+    let kept = key(&owner, &eu);
+    for k in [&doomed, &kept] {
+        ok(
+            store.create_key(k, &first_version(k)).await,
+            "create_key (grants)",
+        );
+    }
+    for n in 1..=3 {
+        ok(
+            store.create_grant(&grant(&doomed, n)).await,
+            "create_grant (doomed)",
+        );
+        ok(
+            store.create_grant(&grant(&kept, n)).await,
+            "create_grant (kept)",
+        );
+    }
+    let result = store.create_grant(&grant(&kept, 1)).await;
+    assert_conflict(
+        result,
+        what::GRANT,
+        &grant(&kept, 1).grant_id,
+        "create_grant twice",
+    );
+    let orphan = key(&owner, &eu);
+    let result = store.create_grant(&grant(&orphan, 1)).await;
+    assert_not_found(
+        result,
+        what::KEY,
+        &orphan.key_id.to_string(),
+        "create_grant on a missing key",
+    );
+    let s = load(store, "after create_grant").await;
+    let of = |s: &Snapshot, k: &KeyRecord| -> Vec<GrantRecord> {
+        s.grants
+            .iter()
+            .filter(|g| g.key_id == k.key_id)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        of(&s, &kept),
+        (1..=3).map(|n| grant(&kept, n)).collect::<Vec<_>>(),
+        "conformance: load must return the grants as written, ordered by grant id"
+    );
+    assert_sorted(
+        &s.grants,
+        |g| (g.key_id.to_string(), g.grant_id.clone()),
+        "grants by key id, then grant id",
+    );
+
+    ok(
+        store
+            .delete_grant(&kept.key_id, &grant(&kept, 2).grant_id)
+            .await,
+        "delete_grant",
+    );
+    let result = store
+        .delete_grant(&kept.key_id, &grant(&kept, 2).grant_id)
+        .await;
+    assert_not_found(
+        result,
+        what::GRANT,
+        &grant(&kept, 2).grant_id,
+        "delete_grant twice",
+    );
+    let result = store
+        .delete_grant(&kept.key_id, &grant(&doomed, 1).grant_id)
+        .await;
+    assert_not_found(
+        result,
+        what::GRANT,
+        &grant(&doomed, 1).grant_id,
+        "delete_grant of another key's grant",
+    );
+    ok(
+        store.delete_key(&doomed.key_id).await,
+        "delete_key (grants)",
+    );
+    let s = load(store, "after deleting a key with grants").await;
+    assert!(
+        of(&s, &doomed).is_empty(),
+        "conformance: delete_key must delete the key's grants"
+    );
+    assert_eq!(
+        of(&s, &kept),
+        vec![grant(&kept, 1), grant(&kept, 3)],
+        "conformance: delete_grant and delete_key must not touch other grants"
+    );
+}
 
 async fn accounts_and_access_keys(store: &Arc<dyn Store>) {
     let acct = account(1);

@@ -9,8 +9,8 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The record a write refers to does not exist: `update_key`, `add_key_version`,
-    /// `delete_key`, `update_alias`, `delete_alias` (the record itself), `create_alias` and
-    /// `update_alias` (the target key), `put_access_key` (the owning account).
+    /// `delete_key`, `update_alias`, `delete_alias`, `delete_grant` (the record itself), `create_alias`,
+    /// `update_alias` and `create_grant` (the target key), `put_access_key` (the owning account).
     #[error("{what} {id} not found")]
     NotFound {
         /// Which kind of record, one of the constants in [`what`].
@@ -19,7 +19,7 @@ pub enum Error {
         id: String,
     },
     /// A create would overwrite an existing record: `create_account` (the account or one of its
-    /// access keys), `create_key`, `add_key_version` (the version), `create_alias`.
+    /// access keys), `create_key`, `add_key_version` (the version), `create_alias`, `create_grant`.
     #[error("{what} {id} already exists")]
     Conflict {
         /// Which kind of record, one of the constants in [`what`].
@@ -65,6 +65,8 @@ pub mod what {
     pub const KEY_VERSION: &str = "key version";
     /// An [`crate::AliasRecord`].
     pub const ALIAS: &str = "alias";
+    /// A [`crate::GrantRecord`].
+    pub const GRANT: &str = "grant";
     /// A metadata entry.
     pub const METADATA: &str = "metadata";
 }

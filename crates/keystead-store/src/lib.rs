@@ -24,8 +24,8 @@ use keystead_types::{AccountId, KeyId, Region};
 
 pub use error::{Error, what};
 pub use records::{
-    AccessKeyRecord, AccessKeyStatus, AccountRecord, AliasRecord, KeyRecord, KeyVersionRecord,
-    RotationSchedule, RotationType, Snapshot, Tag,
+    AccessKeyRecord, AccessKeyStatus, AccountRecord, AliasRecord, GrantConstraint, GrantRecord,
+    KeyRecord, KeyVersionRecord, RotationSchedule, RotationType, Snapshot, Tag,
 };
 
 /// A durable store of keystead's state, used as `Arc<dyn Store>`.
@@ -81,7 +81,7 @@ pub trait Store: Send + Sync + 'static {
         version: &KeyVersionRecord,
     ) -> Result<(), Error>;
 
-    /// Deletes a key, all its versions and every alias that targets it, atomically.
+    /// Deletes a key, all its versions, its grants and every alias that targets it, atomically.
     ///
     /// [`Error::NotFound`] if the key does not exist.
     async fn delete_key(&self, key_id: &KeyId) -> Result<(), Error>;
@@ -107,6 +107,17 @@ pub trait Store: Send + Sync + 'static {
         region: &Region,
         alias_name: &str,
     ) -> Result<(), Error>;
+
+    /// Creates a grant.
+    ///
+    /// [`Error::Conflict`] if a grant with the same id exists; [`Error::NotFound`] (of a key)
+    /// if its key does not exist.
+    async fn create_grant(&self, grant: &GrantRecord) -> Result<(), Error>;
+
+    /// Deletes a grant of a key (RetireGrant, RevokeGrant).
+    ///
+    /// [`Error::NotFound`] if the key has no grant with this id.
+    async fn delete_grant(&self, key_id: &KeyId, grant_id: &str) -> Result<(), Error>;
 
     /// A small deployment fact stored by name (the root key's fingerprint, say), or `None`.
     async fn metadata(&self, name: &str) -> Result<Option<String>, Error>;

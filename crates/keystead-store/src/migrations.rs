@@ -11,16 +11,19 @@
 pub enum Migration {
     /// Accounts, access keys, keys, key versions, aliases and metadata.
     Initial,
+    /// Grants, deleted with their key.
+    Grants,
 }
 
 impl Migration {
     /// Every migration, in the order it must be applied.
-    pub const ALL: [Migration; 1] = [Migration::Initial];
+    pub const ALL: [Migration; 2] = [Migration::Initial, Migration::Grants];
 
     /// The number recorded in the `migrations` table; strictly increasing along [`Self::ALL`].
     pub fn id(self) -> i64 {
         match self {
             Self::Initial => 1,
+            Self::Grants => 2,
         }
     }
 
@@ -28,6 +31,7 @@ impl Migration {
     pub fn name(self) -> &'static str {
         match self {
             Self::Initial => "initial",
+            Self::Grants => "grants",
         }
     }
 }

@@ -12,7 +12,9 @@
 //! databases load without a migration that rewrites rows. This module performs no I/O.
 
 use crate::error::{Error, what};
-use crate::records::{AccessKeyRecord, AccountRecord, AliasRecord, KeyRecord, KeyVersionRecord};
+use crate::records::{
+    AccessKeyRecord, AccountRecord, AliasRecord, GrantRecord, KeyRecord, KeyVersionRecord,
+};
 
 /// The schema version `encode_*` writes.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -102,9 +104,22 @@ pub fn decode_alias(row: StoredRow<'_>) -> Result<AliasRecord, Error> {
     }
 }
 
+/// The JSON for a grant row.
+pub fn encode_grant(record: &GrantRecord) -> String {
+    to_json(&v1::Grant::from(record))
+}
+
+/// Decodes a grant row.
+pub fn decode_grant(row: StoredRow<'_>) -> Result<GrantRecord, Error> {
+    match row.schema_version {
+        1 => from_json::<v1::Grant>(what::GRANT, row).map(Into::into),
+        other => Err(unknown_version(what::GRANT, row.id, other)),
+    }
+}
+
 fn to_json<T: serde::Serialize>(shape: &T) -> String {
-    // Invariant: the v1 shapes are structs of strings, integers, booleans, options, vectors and
-    // unit enums, with no maps; serde_json cannot fail to serialize those.
+    // Invariant: the v1 shapes are structs of strings, integers, booleans, options, vectors,
+    // enums and maps with string keys; serde_json cannot fail to serialize those.
     serde_json::to_string(shape).expect("invariant: persisted shapes always serialize")
 }
 
@@ -396,6 +411,82 @@ mod v1 {
             }
         }
     }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    enum GrantConstraint {
+        EncryptionContextEquals(std::collections::BTreeMap<String, String>),
+        EncryptionContextSubset(std::collections::BTreeMap<String, String>),
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Grant {
+        grant_id: String,
+        key_id: KeyId,
+        account_id: AccountId,
+        region: Region,
+        name: Option<String>,
+        grantee_principal: String,
+        retiring_principal: Option<String>,
+        operations: Vec<String>,
+        constraints: Option<GrantConstraint>,
+        issuing_account: AccountId,
+        creation_date: i64,
+        grant_token: String,
+    }
+
+    impl From<&records::GrantRecord> for Grant {
+        fn from(r: &records::GrantRecord) -> Self {
+            Self {
+                grant_id: r.grant_id.clone(),
+                key_id: r.key_id,
+                account_id: r.account_id.clone(),
+                region: r.region.clone(),
+                name: r.name.clone(),
+                grantee_principal: r.grantee_principal.clone(),
+                retiring_principal: r.retiring_principal.clone(),
+                operations: r.operations.clone(),
+                constraints: r.constraints.as_ref().map(|c| match c {
+                    records::GrantConstraint::EncryptionContextEquals(m) => {
+                        GrantConstraint::EncryptionContextEquals(m.clone())
+                    }
+                    records::GrantConstraint::EncryptionContextSubset(m) => {
+                        GrantConstraint::EncryptionContextSubset(m.clone())
+                    }
+                }),
+                issuing_account: r.issuing_account.clone(),
+                creation_date: r.creation_date.0,
+                grant_token: r.grant_token.clone(),
+            }
+        }
+    }
+
+    impl From<Grant> for records::GrantRecord {
+        fn from(r: Grant) -> Self {
+            Self {
+                grant_id: r.grant_id,
+                key_id: r.key_id,
+                account_id: r.account_id,
+                region: r.region,
+                name: r.name,
+                grantee_principal: r.grantee_principal,
+                retiring_principal: r.retiring_principal,
+                operations: r.operations,
+                constraints: r.constraints.map(|c| match c {
+                    GrantConstraint::EncryptionContextEquals(m) => {
+                        records::GrantConstraint::EncryptionContextEquals(m)
+                    }
+                    GrantConstraint::EncryptionContextSubset(m) => {
+                        records::GrantConstraint::EncryptionContextSubset(m)
+                    }
+                }),
+                issuing_account: r.issuing_account,
+                creation_date: UnixMillis(r.creation_date),
+                grant_token: r.grant_token,
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -518,6 +609,37 @@ mod tests {
         );
         assert_eq!(encode_alias(&alias), json);
         assert_eq!(decode_alias(row(1, json)).expect("decodes"), alias);
+    }
+
+    #[test]
+    fn the_v1_grant_shape_is_frozen() {
+        let grant = GrantRecord {
+            grant_id: "ab".repeat(32),
+            key_id: KEY_ID.parse().expect("valid key id"),
+            account_id: "111122223333".parse().expect("valid account"),
+            region: "us-east-2".parse().expect("valid region"),
+            name: Some("app".to_owned()),
+            grantee_principal: "arn:aws:iam::444455556666:root".to_owned(),
+            retiring_principal: None,
+            operations: vec!["Decrypt".to_owned()],
+            constraints: Some(crate::records::GrantConstraint::EncryptionContextEquals(
+                [("dept".to_owned(), "it".to_owned())].into(),
+            )),
+            issuing_account: "111122223333".parse().expect("valid account"),
+            creation_date: UnixMillis(10),
+            grant_token: "token".to_owned(),
+        };
+        let json = concat!(
+            r#"{"grant_id":"abababababababababababababababababababababababababababababababab","#,
+            r#""key_id":"1234abcd-12ab-34cd-56ef-1234567890ab","account_id":"111122223333","#,
+            r#""region":"us-east-2","name":"app","#,
+            r#""grantee_principal":"arn:aws:iam::444455556666:root","retiring_principal":null,"#,
+            r#""operations":["Decrypt"],"#,
+            r#""constraints":{"EncryptionContextEquals":{"dept":"it"}},"#,
+            r#""issuing_account":"111122223333","creation_date":10,"grant_token":"token"}"#
+        );
+        assert_eq!(encode_grant(&grant), json);
+        assert_eq!(decode_grant(row(1, json)).expect("decodes"), grant);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! key material or plaintext secrets, only bytes sealed under the root key; their `Debug` output
 //! prints the length of sealed bytes, not the bytes.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use keystead_types::{AccountId, KeyId, KeyState, Region, UnixMillis};
@@ -161,6 +162,44 @@ pub struct AliasRecord {
     pub last_updated_date: UnixMillis,
 }
 
+/// A grant's encryption context constraint (`CreateGrant` `Constraints`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum GrantConstraint {
+    /// The request's encryption context must be exactly this map.
+    EncryptionContextEquals(BTreeMap<String, String>),
+    /// The request's encryption context must contain every pair of this map.
+    EncryptionContextSubset(BTreeMap<String, String>),
+}
+
+/// A grant: permission for a grantee principal to perform some operations with one key.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct GrantRecord {
+    /// The grant id (64 hex characters), unique across the deployment.
+    pub grant_id: String,
+    /// The key the grant is on.
+    pub key_id: KeyId,
+    /// The key's account.
+    pub account_id: AccountId,
+    /// The key's region.
+    pub region: Region,
+    /// The grant's friendly name, which makes CreateGrant idempotent.
+    pub name: Option<String>,
+    /// The principal the grant allows.
+    pub grantee_principal: String,
+    /// The principal that may retire the grant.
+    pub retiring_principal: Option<String>,
+    /// The operations the grant allows, as AWS names them (`Decrypt`, ...).
+    pub operations: Vec<String>,
+    /// The encryption context constraint, if any.
+    pub constraints: Option<GrantConstraint>,
+    /// The account of the principal that created the grant.
+    pub issuing_account: AccountId,
+    /// When the grant was created.
+    pub creation_date: UnixMillis,
+    /// The grant token CreateGrant returned.
+    pub grant_token: String,
+}
+
 /// Everything a store holds, as [`crate::Store::load`] returns it.
 ///
 /// Each list is in a stable order, compared byte-wise (Rust's `Ord` on `str`, SQLite's `BINARY`
@@ -169,7 +208,8 @@ pub struct AliasRecord {
 /// - `access_keys` by `access_key_id`;
 /// - `keys` by `key_id` (the hyphenated lower-case form, which orders like the UUID's bytes);
 /// - `key_versions` by `key_id`, then `version` numerically;
-/// - `aliases` by `account_id`, then `region`, then `alias_name`.
+/// - `aliases` by `account_id`, then `region`, then `alias_name`;
+/// - `grants` by `key_id`, then `grant_id`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
     /// Every account.
@@ -182,6 +222,8 @@ pub struct Snapshot {
     pub key_versions: Vec<KeyVersionRecord>,
     /// Every alias.
     pub aliases: Vec<AliasRecord>,
+    /// Every grant.
+    pub grants: Vec<GrantRecord>,
 }
 
 /// Prints `<N sealed bytes>` in place of sealed bytes.

@@ -61,7 +61,7 @@ impl KeyService {
         context: &BTreeMap<String, String>,
         algorithm: Option<&str>,
     ) -> Result<Encrypted, Error> {
-        let entry = self.usable_key(caller, key, "kms:Encrypt", algorithm)?;
+        let entry = self.usable_key(caller, key, "kms:Encrypt", algorithm, context)?;
         Ok(Encrypted {
             ciphertext: seal_with(&entry, context, plaintext)?,
             key_arn: entry.arn.clone(),
@@ -112,6 +112,7 @@ impl KeyService {
             destination_key,
             "kms:ReEncryptTo",
             destination_algorithm,
+            destination_context,
         )?;
         Ok(ReEncrypted {
             ciphertext: seal_with(&destination, destination_context, &plaintext)?,
@@ -161,7 +162,7 @@ impl KeyService {
         context: &BTreeMap<String, String>,
         action: &'static str,
     ) -> Result<DataKey, Error> {
-        let entry = self.usable_key(caller, key, action, None)?;
+        let entry = self.usable_key(caller, key, action, None, context)?;
         let plaintext = keystead_crypto::random_bytes(length)?;
         Ok(DataKey {
             ciphertext: seal_with(&entry, context, &plaintext)?,
@@ -170,16 +171,18 @@ impl KeyService {
         })
     }
 
-    /// The key named by `key`, checked for permission, state and algorithm.
+    /// The key named by `key`, checked for permission (with the request's encryption context),
+    /// state and algorithm.
     fn usable_key(
         &self,
         caller: &Caller,
         key: &str,
         action: &'static str,
         algorithm: Option<&str>,
+        context: &BTreeMap<String, String>,
     ) -> Result<std::sync::Arc<KeyEntry>, Error> {
         let entry = self.resolve(caller, key, Aliases::Accepted)?;
-        let _permit = self.authorize(caller, &entry, action)?;
+        let _permit = self.authorize_with_context(caller, &entry, action, Some(context))?;
         key_state::check(entry.record.key_state, Use::Cryptographic, &entry.arn)?;
         check_algorithm(&entry, algorithm)?;
         Ok(entry)
@@ -211,7 +214,7 @@ impl KeyService {
                 return Err(Error::IncorrectKey);
             }
         }
-        let _permit = self.authorize(caller, &entry, action)?;
+        let _permit = self.authorize_with_context(caller, &entry, action, Some(context))?;
         key_state::check(entry.record.key_state, Use::Cryptographic, &entry.arn)?;
         check_algorithm(&entry, algorithm)?;
         let material = entry

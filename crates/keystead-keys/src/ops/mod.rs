@@ -3,6 +3,7 @@
 
 pub(crate) mod aliases;
 pub(crate) mod crypto;
+pub(crate) mod grants;
 pub(crate) mod keys;
 pub(crate) mod rotation;
 pub(crate) mod tags;
