@@ -50,6 +50,12 @@ pub enum Error {
         /// The database path.
         database: PathBuf,
     },
+    /// `keystead account create` on a directory that `keystead init` has not initialized.
+    #[error("{path} is not an initialized keystead data directory: run keystead init first")]
+    NotInitialized {
+        /// The data directory.
+        path: PathBuf,
+    },
     /// `keystead init` on a directory that is already initialized.
     #[error("{path} is already initialized (first account {account_id})")]
     AlreadyInitialized {
@@ -66,8 +72,9 @@ pub enum Error {
     Store(#[from] keystead_store::Error),
 }
 
-/// The first account's root credentials, made by initialization. Shown once.
-pub struct FirstAccount {
+/// A new account's root credentials, made by initialization or `keystead account create`.
+/// Shown once.
+pub struct NewAccount {
     /// The 12-digit account id.
     pub account_id: AccountId,
     /// The access key id.
@@ -77,19 +84,22 @@ pub struct FirstAccount {
     pub secret_access_key: Zeroizing<String>,
     /// Where the credentials were written.
     pub credentials_file: PathBuf,
+    /// The profile they were written as.
+    pub profile: String,
 }
 
-impl FirstAccount {
-    /// What to tell the person who initialized the deployment, including the secret: shown
-    /// once, on standard output.
+impl NewAccount {
+    /// What to tell the person who created the account, including the secret: shown once, on
+    /// standard output.
     pub fn announcement(&self) -> String {
         let file = self.credentials_file.display();
+        let profile = &self.profile;
         format!(
             "account id:            {}\n\
              aws_access_key_id:     {}\n\
              aws_secret_access_key: {}\n\
-             These credentials are shown once. They are saved as profile '{PROFILE}' in {file}:\n\
-             export AWS_SHARED_CREDENTIALS_FILE={file} AWS_PROFILE={PROFILE}",
+             These credentials are shown once. They are saved as profile '{profile}' in {file}:\n\
+             export AWS_SHARED_CREDENTIALS_FILE={file} AWS_PROFILE={profile}",
             self.account_id,
             self.access_key_id,
             self.secret_access_key.as_str(),
@@ -104,7 +114,7 @@ pub struct Opened {
     /// The store.
     pub store: Arc<dyn Store>,
     /// Set when this open initialized the directory.
-    pub initialized: Option<FirstAccount>,
+    pub initialized: Option<NewAccount>,
 }
 
 /// Paths inside a data directory.
@@ -123,7 +133,7 @@ pub fn credentials_path(dir: &Path) -> PathBuf {
 }
 
 /// `keystead init`: initializes `dir`, failing if it already is.
-pub async fn init(dir: &Path, clock: &dyn Clock) -> Result<FirstAccount, Error> {
+pub async fn init(dir: &Path, clock: &dyn Clock) -> Result<NewAccount, Error> {
     let opened = open(dir, clock).await?;
     match opened.initialized {
         Some(first) => Ok(first),
@@ -174,16 +184,61 @@ pub async fn open(dir: &Path, clock: &dyn Clock) -> Result<Opened, Error> {
     })
 }
 
+/// `keystead account create`: a further account with its own root access key, saved as profile
+/// `keystead-ACCOUNT` in the credentials file. A running server learns of it at its next start.
+pub async fn create_account(dir: &Path, clock: &dyn Clock) -> Result<NewAccount, Error> {
+    let root_path = root_key_path(dir);
+    let db_path = database_path(dir);
+    if !root_path.exists() || !db_path.exists() {
+        return Err(Error::NotInitialized {
+            path: dir.to_owned(),
+        });
+    }
+    let root_key = RootKey::load(&root_path)?;
+    let store = SqliteStore::open(&db_path)?;
+    if store.metadata(METADATA_FIRST_ACCOUNT).await?.is_none() {
+        return Err(Error::NotInitialized {
+            path: dir.to_owned(),
+        });
+    }
+    let account_id = random_account_id()?;
+    let profile = format!("{PROFILE}-{account_id}");
+    new_account(dir, &root_key, &store, clock, account_id, profile).await
+}
+
 async fn create_first_account(
     dir: &Path,
     root_key: &RootKey,
     store: &dyn Store,
     clock: &dyn Clock,
-) -> Result<FirstAccount, Error> {
+) -> Result<NewAccount, Error> {
     let account_id = random_account_id()?;
+    let account = new_account(dir, root_key, store, clock, account_id, PROFILE.to_owned()).await?;
+    store
+        .set_metadata(METADATA_FIRST_ACCOUNT, account.account_id.as_str())
+        .await?;
+    Ok(account)
+}
+
+/// Creates `account_id` with a root access key, writing the credentials file first (so a
+/// crash can lose only an account nobody has credentials for, never credentials for no
+/// account).
+async fn new_account(
+    dir: &Path,
+    root_key: &RootKey,
+    store: &dyn Store,
+    clock: &dyn Clock,
+    account_id: AccountId,
+    profile: String,
+) -> Result<NewAccount, Error> {
     let (access_key_id, secret_access_key) = new_access_key()?;
     let credentials_file = credentials_path(dir);
-    write_credentials_file(&credentials_file, &access_key_id, &secret_access_key)?;
+    write_credentials_file(
+        &credentials_file,
+        &profile,
+        &access_key_id,
+        &secret_access_key,
+    )?;
     let now = clock.now();
     let record = AccessKeyRecord {
         access_key_id: access_key_id.clone(),
@@ -202,14 +257,12 @@ async fn create_first_account(
             &[record],
         )
         .await?;
-    store
-        .set_metadata(METADATA_FIRST_ACCOUNT, account_id.as_str())
-        .await?;
-    Ok(FirstAccount {
+    Ok(NewAccount {
         account_id,
         access_key_id,
         secret_access_key,
         credentials_file,
+        profile,
     })
 }
 
@@ -246,9 +299,14 @@ pub fn new_access_key() -> Result<(String, Zeroizing<String>), keystead_crypto::
     Ok((id, secret))
 }
 
-/// Writes the AWS CLI credentials file (mode 0600) through a temporary file and a rename, so a
-/// crash leaves either the old file or the new one.
-fn write_credentials_file(path: &Path, access_key_id: &str, secret: &str) -> Result<(), Error> {
+/// Adds (or replaces) `profile` in the AWS CLI credentials file (mode 0600), through a temporary
+/// file and a rename, so a crash leaves either the old file or the new one.
+fn write_credentials_file(
+    path: &Path,
+    profile: &str,
+    access_key_id: &str,
+    secret: &str,
+) -> Result<(), Error> {
     let io = |source| Error::Io {
         path: path.to_owned(),
         source,
@@ -261,8 +319,17 @@ fn write_credentials_file(path: &Path, access_key_id: &str, secret: &str) -> Res
         .mode(0o600)
         .open(&tmp)
         .map_err(io)?;
-    let text = Zeroizing::new(format!(
-        "[{PROFILE}]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => Zeroizing::new(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Zeroizing::new(String::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut text = Zeroizing::new(without_profile(&existing, profile));
+    if !text.is_empty() && !text.ends_with("\n\n") {
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "[{profile}]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"
     ));
     file.write_all(text.as_bytes()).map_err(io)?;
     file.sync_all().map_err(io)?;
@@ -273,6 +340,23 @@ fn write_credentials_file(path: &Path, access_key_id: &str, secret: &str) -> Res
             .map_err(io)?;
     }
     Ok(())
+}
+
+/// `text` without the section `[profile]`.
+fn without_profile(text: &str, profile: &str) -> String {
+    let header = format!("[{profile}]");
+    let mut out = String::with_capacity(text.len());
+    let mut skipping = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with('[') {
+            skipping = line.trim() == header;
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -323,6 +407,39 @@ mod tests {
                 .any(|w| w == first.secret_access_key.as_bytes()),
             "the secret is stored sealed"
         );
+    }
+
+    #[tokio::test]
+    async fn account_create_adds_an_account_and_a_profile_beside_the_first() {
+        let dir = tempfile::tempdir().expect("temp");
+        let clock = SystemClock::default();
+        let e = create_account(dir.path(), &clock)
+            .await
+            .err()
+            .expect("not initialized");
+        assert!(matches!(e, Error::NotInitialized { .. }), "{e}");
+
+        let first = init(dir.path(), &clock).await.expect("init");
+        let second = create_account(dir.path(), &clock).await.expect("create");
+        assert_ne!(second.account_id, first.account_id);
+        assert_ne!(second.access_key_id, first.access_key_id);
+        assert_eq!(second.profile, format!("keystead-{}", second.account_id));
+        let creds = std::fs::read_to_string(credentials_path(dir.path())).expect("read");
+        for (profile, key) in [
+            ("[keystead]", &first.access_key_id),
+            (&*format!("[{}]", second.profile), &second.access_key_id),
+        ] {
+            let at = creds.find(profile).expect("profile present");
+            assert!(creds[at..].contains(key.as_str()), "{profile} has its key");
+        }
+        let mode = std::fs::metadata(credentials_path(dir.path())).expect("meta");
+        assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+
+        let opened = open(dir.path(), &clock).await.expect("open");
+        assert!(opened.initialized.is_none(), "still the same deployment");
+        let snapshot = opened.store.load().await.expect("load");
+        assert_eq!(snapshot.accounts.len(), 2);
+        assert_eq!(snapshot.access_keys.len(), 2);
     }
 
     #[tokio::test]

@@ -1,4 +1,4 @@
-//! The `keystead` binary: `serve`, `init` and `bench`.
+//! The `keystead` binary: `serve`, `init`, `account create` and `bench`.
 //!
 //! Parses the command line, loads configuration once, sets up logging and hands over to
 //! `keystead-server`. Nothing else happens here.
@@ -31,8 +31,22 @@ enum Command {
         #[arg(long, env = "KEYSTEAD_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
+    /// Manage accounts of a data directory.
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Load-test a running keystead with SigV4-signed requests.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create a further account with its own root access key, printed once and saved as profile
+    /// keystead-ACCOUNT in the credentials file. A running server learns of it when restarted.
+    Create {
+        /// The data directory (initialized by `keystead init` or a first `keystead serve`).
+        #[arg(long, env = "KEYSTEAD_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
 }
 
 /// `keystead serve`. Every flag can also be set by its KEYSTEAD_* environment variable or in
@@ -89,6 +103,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Init { data_dir } => init(data_dir),
+        Command::Account(AccountCommand::Create { data_dir }) => create_account(data_dir),
         Command::Bench(args) => bench::run(args),
     }
 }
@@ -131,6 +146,22 @@ fn init(data_dir: PathBuf) -> anyhow::Result<()> {
         "Initialized {}.\n{}",
         data_dir.display(),
         first.announcement()
+    );
+    Ok(())
+}
+
+fn create_account(data_dir: PathBuf) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let clock = keystead_types::SystemClock::default();
+    let account = runtime.block_on(keystead_server::data_dir::create_account(&data_dir, &clock))?;
+    println!(
+        "Created an account in {}.\n{}\nA running server learns of it when restarted.",
+        data_dir.display(),
+        account.announcement()
     );
     Ok(())
 }
