@@ -1,4 +1,4 @@
-"""STS and IAM over the AWS Query protocol: what is served so far (GetCallerIdentity), how
+"""STS and IAM over the AWS Query protocol: GetCallerIdentity (IAM users: test_iam.py), how
 unsupported actions and bad credentials are reported (XML errors botocore parses), and that the
 KMS JSON protocol on the same endpoint is unaffected."""
 
@@ -49,8 +49,8 @@ def test_a_wrong_secret_is_signature_does_not_match(server):
     [
         ("sts", lambda c: c.assume_role(RoleArn="arn:aws:iam::111122223333:role/r", RoleSessionName="sess")),
         ("sts", lambda c: c.get_session_token()),
-        ("iam", lambda c: c.list_users()),
-        ("iam", lambda c: c.create_user(UserName="alice")),
+        ("iam", lambda c: c.list_roles()),
+        ("iam", lambda c: c.create_group(GroupName="admins")),
     ],
 )
 def test_actions_not_served_yet_are_invalid_action_naming_them(server, service, call):

@@ -135,6 +135,14 @@ struct State {
     aliases: BTreeMap<AliasKey, AliasRecord>,
 }
 
+/// Where the service finds the identity-based policies of the IAM user a request was signed by.
+/// The server implements it over its in-memory IAM state; lookups must be cheap (they happen on
+/// every request of a user).
+pub trait IdentityPolicies: Send + Sync {
+    /// Every identity-based policy of `user_name` in `account` (empty if it has none).
+    fn user_policies(&self, account: &AccountId, user_name: &str) -> Arc<[keystead_authz::Policy]>;
+}
+
 /// Proof that a caller may perform an action on a key. Only [`KeyService::authorize`] makes
 /// one; operations require it before touching the key.
 struct Permit(());
@@ -148,9 +156,17 @@ pub struct KeyService {
     store: Arc<dyn Store>,
     root_key: Arc<RootKey>,
     clock: Arc<dyn Clock>,
+    /// The identity policies of IAM users; without it, users have no identity policies.
+    identity: Option<Arc<dyn IdentityPolicies>>,
 }
 
 impl KeyService {
+    /// Evaluates IAM users' requests with the identity-based policies `identity` returns.
+    pub fn with_identity_policies(mut self, identity: Arc<dyn IdentityPolicies>) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
     /// Builds the service from `snapshot` (what `store` loaded at start), unsealing every key
     /// version with `root_key`. Later changes are written to `store`.
     pub fn open(
@@ -229,6 +245,7 @@ impl KeyService {
             store,
             root_key,
             clock,
+            identity: None,
         })
     }
 
@@ -270,9 +287,9 @@ impl KeyService {
         });
     }
 
-    /// The one authorization decision point: the key policy and the key's grants, evaluated as
-    /// AWS does for the caller (every caller is its account's root user until IAM identities
-    /// exist, so identity policies never restrict it).
+    /// The one authorization decision point: the key policy, the caller's identity policies (an
+    /// IAM user's inline policies; none for the root user) and the key's grants, evaluated as
+    /// AWS does for the caller.
     fn authorize(
         &self,
         caller: &Caller,
@@ -295,7 +312,19 @@ impl KeyService {
         if let Some(context) = encryption_context {
             ctx = ctx.with_encryption_context(context.clone());
         }
-        match keystead_authz::evaluate_kms(&entry.policy, &[], &entry.grants.compiled, &ctx) {
+        let identity_policies: Arc<[keystead_authz::Policy]> = match (&caller.user, &self.identity)
+        {
+            (Some(user), Some(identity)) => {
+                identity.user_policies(&caller.account_id, &user.user_name)
+            }
+            _ => Arc::from(Vec::new()),
+        };
+        match keystead_authz::evaluate_kms(
+            &entry.policy,
+            &identity_policies,
+            &entry.grants.compiled,
+            &ctx,
+        ) {
             keystead_authz::Decision::Allow { .. } => Ok(Permit(())),
             denied @ keystead_authz::Decision::Deny { .. } => Err(Error::AccessDenied {
                 message: denied.access_denied_message(&ctx).unwrap_or_default(),
@@ -311,14 +340,16 @@ impl KeyService {
         key_account: &AccountId,
         action: &str,
     ) -> keystead_authz::RequestContext {
-        keystead_authz::RequestContext::new(
-            keystead_authz::Principal::root(&caller.account_id),
-            action,
-            key_arn,
-            key_account.clone(),
-        )
-        .with_current_time(self.now())
-        .with_value("aws:RequestedRegion", caller.region.as_str())
+        let principal = match &caller.user {
+            // A user's ARN is built from validated names, so it always parses; fall back to an
+            // anonymous principal (which nothing allows) rather than to the root user.
+            Some(_) => keystead_authz::Principal::from_arn(&caller.principal_arn())
+                .unwrap_or_else(|_| keystead_authz::Principal::anonymous()),
+            None => keystead_authz::Principal::root(&caller.account_id),
+        };
+        keystead_authz::RequestContext::new(principal, action, key_arn, key_account.clone())
+            .with_current_time(self.now())
+            .with_value("aws:RequestedRegion", caller.region.as_str())
     }
 
     /// Applies `change` to the key named by `reference` (a key id or key ARN), persists the

@@ -43,6 +43,7 @@ fn caller(account: &str) -> Caller {
         account_id: account.parse().expect("account"),
         region: "us-east-1".parse().expect("region"),
         access_key_id: "AKIAEXAMPLE".to_owned(),
+        user: None,
     }
 }
 
@@ -869,4 +870,96 @@ async fn grants_survive_a_restart_and_are_deleted_with_their_key() {
     assert_eq!(f.service.delete_due_keys().await.expect("run").len(), 1);
     let store = SqliteStore::open(&f.dir.path().join("keystead.db")).expect("open store");
     assert!(store.load().await.expect("load").grants.is_empty());
+}
+
+/// A fixed set of identity policies for one user, as the server's IAM state would give them.
+struct FixedPolicies(std::sync::Mutex<Vec<keystead_authz::Policy>>);
+
+impl crate::IdentityPolicies for FixedPolicies {
+    fn user_policies(
+        &self,
+        _account: &keystead_types::AccountId,
+        user_name: &str,
+    ) -> Arc<[keystead_authz::Policy]> {
+        assert_eq!(user_name, "alice");
+        Arc::from(self.0.lock().expect("lock").clone())
+    }
+}
+
+fn identity_policy(effect: &str, action: &str, resource: &str) -> keystead_authz::Policy {
+    keystead_authz::Policy::parse(
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"{effect}","Action":"{action}","Resource":"{resource}"}}}}"#
+        ),
+        &keystead_authz::Limits::USER_INLINE,
+    )
+    .expect("identity policy")
+}
+
+#[tokio::test]
+async fn an_iam_user_needs_an_identity_policy_and_an_explicit_deny_wins() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    RootKey::create(dir.path().join("root.key")).expect("root key");
+    let policies = Arc::new(FixedPolicies(std::sync::Mutex::new(Vec::new())));
+    let service = open(&dir, Arc::new(SystemClock::default()))
+        .await
+        .with_identity_policies(policies.clone());
+    let root = caller("111122223333");
+    let key = new_key_with(&service, &root).await;
+    let user = Caller {
+        user: Some(keystead_types::CallerUser {
+            user_name: "alice".to_owned(),
+            user_id: "AIDAEXAMPLEEXAMPLE12".to_owned(),
+            path: "/".to_owned(),
+        }),
+        ..root.clone()
+    };
+    let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{key}");
+
+    let denied = service
+        .encrypt(&user, &key, b"x", &ctx(&[]), None)
+        .err()
+        .expect("no identity policy: denied");
+    let message = denied.to_string();
+    assert!(
+        message.contains("arn:aws:iam::111122223333:user/alice")
+            && message.contains("no identity-based policy allows"),
+        "{message}"
+    );
+
+    policies
+        .0
+        .lock()
+        .expect("lock")
+        .push(identity_policy("Allow", "kms:Encrypt", &arn));
+    service
+        .encrypt(&user, &key, b"x", &ctx(&[]), None)
+        .expect("allowed by the identity policy");
+    assert!(
+        service.describe_key(&user, &key).is_err(),
+        "only Encrypt is allowed"
+    );
+
+    policies
+        .0
+        .lock()
+        .expect("lock")
+        .push(identity_policy("Deny", "kms:*", "*"));
+    let denied = service
+        .encrypt(&user, &key, b"x", &ctx(&[]), None)
+        .err()
+        .expect("explicit deny");
+    assert!(denied.to_string().contains("explicit deny"), "{denied}");
+    service
+        .encrypt(&root, &key, b"x", &ctx(&[]), None)
+        .expect("the root user is not affected by the user's policies");
+}
+
+async fn new_key_with(service: &KeyService, c: &Caller) -> String {
+    service
+        .create_key(c, CreateKeyInput::default())
+        .await
+        .expect("create key")
+        .key_id
+        .to_string()
 }

@@ -1,5 +1,9 @@
 //! Access keys, held in memory for SigV4 verification, and the authentication step that turns a
 //! signed request into a [`Caller`].
+//!
+//! IAM changes keys while the server runs: [`Credentials::insert`], [`Credentials::set_active`]
+//! and [`Credentials::remove`] are called right after the store acknowledged the change, so a
+//! new key works and a deactivated or deleted key is refused from the next request on.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -7,7 +11,7 @@ use std::sync::RwLock;
 use keystead_crypto::RootKey;
 use keystead_sigv4::RequestParts;
 use keystead_store::{AccessKeyRecord, AccessKeyStatus};
-use keystead_types::{AccountId, Caller, Region};
+use keystead_types::{AccountId, Caller, CallerUser, Region};
 use keystead_wire::AwsError;
 use zeroize::Zeroizing;
 
@@ -16,6 +20,8 @@ struct Credential {
     account_id: AccountId,
     secret: Zeroizing<Vec<u8>>,
     active: bool,
+    /// The IAM user the key belongs to; `None` for the root user.
+    user: Option<CallerUser>,
 }
 
 /// Every access key of the deployment, by access key id.
@@ -28,9 +34,10 @@ pub(crate) struct Credentials {
 }
 
 impl Credentials {
-    /// Unseals every access key with the root key.
+    /// Unseals every access key with the root key; `user_of` names each key's IAM user.
     pub(crate) fn load(
         records: &[AccessKeyRecord],
+        user_of: impl Fn(&str) -> Option<CallerUser>,
         root_key: &RootKey,
         insecure_accept_any_key: bool,
     ) -> Result<Self, keystead_crypto::Error> {
@@ -43,6 +50,7 @@ impl Credentials {
                     account_id: r.account_id.clone(),
                     secret,
                     active: r.status == AccessKeyStatus::Active,
+                    user: user_of(&r.access_key_id),
                 },
             );
         }
@@ -51,6 +59,40 @@ impl Credentials {
             signing_keys: keystead_sigv4::SigningKeyCache::new(1024),
             insecure_accept_any_key,
         })
+    }
+
+    /// Learns a new access key (after the store has it).
+    pub(crate) fn insert(&self, record: &AccessKeyRecord, secret: &[u8], user: Option<CallerUser>) {
+        let credential = Credential {
+            account_id: record.account_id.clone(),
+            secret: Zeroizing::new(secret.to_vec()),
+            active: record.status == AccessKeyStatus::Active,
+            user,
+        };
+        self.write()
+            .insert(record.access_key_id.clone(), credential);
+    }
+
+    /// Activates or deactivates a key. Deactivating drops the derived signing keys, so that no
+    /// cached key outlives the change.
+    pub(crate) fn set_active(&self, access_key_id: &str, active: bool) {
+        if let Some(c) = self.write().get_mut(access_key_id) {
+            c.active = active;
+        }
+        if !active {
+            self.signing_keys.clear();
+        }
+    }
+
+    /// Forgets a deleted key and drops the derived signing keys.
+    pub(crate) fn remove(&self, access_key_id: &str) {
+        self.write().remove(access_key_id);
+        self.signing_keys.clear();
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Credential>> {
+        // Every change replaces or removes a whole entry: a poisoned lock is still consistent.
+        self.by_id.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Verifies the request's SigV4 signature (header or presigned form) for `service`, and
@@ -64,7 +106,7 @@ impl Credentials {
         let signed = keystead_sigv4::parse(parts).map_err(sigv4_error)?;
         let access_key_id = signed.access_key_id().to_owned();
         let by_id = self.by_id.read().unwrap_or_else(|p| p.into_inner());
-        let (account_id, verified) = match by_id.get(&access_key_id).filter(|c| c.active) {
+        let (account_id, user, verified) = match by_id.get(&access_key_id).filter(|c| c.active) {
             Some(credential) => {
                 let verified = signed.verify_with_cache(
                     parts,
@@ -79,7 +121,11 @@ impl Credentials {
                     Err(e) if !self.insecure_accept_any_key => return Err(sigv4_error(e)),
                     Err(_) => signed.insecure_accept_unverified(),
                 };
-                (credential.account_id.clone(), verified)
+                (
+                    credential.account_id.clone(),
+                    credential.user.clone(),
+                    verified,
+                )
             }
             // --dev: a 12-digit access key id names the account, anything else is the default
             // account.
@@ -87,6 +133,7 @@ impl Credentials {
                 access_key_id
                     .parse()
                     .unwrap_or_else(|_| AccountId::dev_default()),
+                None,
                 signed.insecure_accept_unverified(),
             ),
             None => {
@@ -108,6 +155,7 @@ impl Credentials {
             account_id,
             region,
             access_key_id,
+            user,
         })
     }
 }

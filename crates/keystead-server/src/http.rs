@@ -79,7 +79,7 @@ async fn query_request(
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let result = match read_body(&parts, body, app.max_body_bytes).await {
-        Ok(body) => query::handle(app, &parts, &body, request_id),
+        Ok(body) => query::handle(app, &parts, &body, request_id).await,
         Err(e) => Err((
             QueryError::new(e.code, e.status, ErrorType::Sender, e.message),
             keystead_wire::sts::XML_NAMESPACE,

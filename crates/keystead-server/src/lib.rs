@@ -8,8 +8,9 @@
 
 use std::sync::Arc;
 
+use keystead_identity::IdentityService;
 use keystead_keys::KeyService;
-use keystead_types::SystemClock;
+use keystead_types::{AccountId, SystemClock};
 use tokio::sync::Notify;
 
 pub mod config;
@@ -27,10 +28,21 @@ pub use serve::{ServeError, serve};
 /// Everything a request handler needs, shared by all connections.
 pub(crate) struct App {
     keys: KeyService,
+    /// IAM users, their access keys and inline policies.
+    identity: Arc<IdentityService>,
     credentials: credentials::Credentials,
     clock: Arc<SystemClock>,
     max_body_bytes: usize,
     danger_test_clock: bool,
     /// Wakes the workers early, e.g. after the test clock moved.
     workers_wake: Notify,
+}
+
+/// The KMS service's view of IAM: a user's inline policies, straight from memory.
+struct UserPolicies(Arc<IdentityService>);
+
+impl keystead_keys::IdentityPolicies for UserPolicies {
+    fn user_policies(&self, account: &AccountId, user_name: &str) -> Arc<[keystead_authz::Policy]> {
+        self.0.user_policies(account, user_name)
+    }
 }

@@ -1,13 +1,16 @@
 //! The AWS Query protocol services (STS and IAM): form-encoded `Action=...&Version=...`
 //! requests, XML responses and XML errors, as botocore and the aws CLI speak them.
 //!
-//! Only STS `GetCallerIdentity` is served so far; every other action of STS and IAM answers
-//! `InvalidAction` naming it, so a client learns at once what keystead cannot do yet.
+//! STS serves `GetCallerIdentity`; IAM serves users, access keys and inline user policies
+//! (see [`iam_dispatch`]). Every other action answers `InvalidAction` naming it, so a client
+//! learns at once what keystead cannot do yet.
 
+use keystead_identity::{Error as IdentityError, Identity};
 use keystead_sigv4::RequestParts;
+use keystead_store::AccessKeyStatus;
 use keystead_types::Caller;
-use keystead_wire::query::QueryParams;
-use keystead_wire::{AwsError, QueryError, iam, sts};
+use keystead_wire::query::{QueryParams, parse_query_request};
+use keystead_wire::{AwsError, QueryError, Timestamp, iam, sts};
 
 use crate::App;
 
@@ -22,7 +25,7 @@ enum Service {
 
 /// Handles one Query-protocol request: parameters from the query string and the form body,
 /// the service from `Version`, SigV4 for that service, then the action.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     app: &App,
     parts: &http::request::Parts,
     body: &[u8],
@@ -61,17 +64,314 @@ pub(crate) fn handle(
             Ok(get_caller_identity(&caller, request_id))
         }
         Service::Sts(op) => Err((not_yet(op.name()), namespace)),
-        Service::Iam(op) => Err((not_yet(op.name()), namespace)),
+        Service::Iam(op) => iam_dispatch(app, &caller, op, &params, request_id)
+            .await
+            .map_err(|e| (e, namespace)),
     }
 }
 
-/// STS GetCallerIdentity. Until IAM users and roles exist, every caller is its account's root
-/// user, whose user id is the account id.
+/// One IAM action: parse and validate its request, call the identity service, encode the
+/// response. Access key changes reach [`crate::credentials`] right after the store has them.
+async fn iam_dispatch(
+    app: &App,
+    caller: &Caller,
+    op: iam::Operation,
+    params: &QueryParams,
+    request_id: &str,
+) -> Result<Vec<u8>, QueryError> {
+    use iam::Operation as Op;
+    let identity = &app.identity;
+    let empty =
+        || keystead_wire::query::to_query_empty_response(op.name(), iam::XML_NAMESPACE, request_id);
+    let body = match op {
+        Op::CreateUser => {
+            let r: iam::CreateUserRequest = parse_query_request(params)?;
+            let tags = r
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| keystead_store::Tag {
+                    key: t.key.unwrap_or_default(),
+                    value: t.value.unwrap_or_default(),
+                })
+                .collect();
+            let user = identity
+                .create_user(
+                    caller,
+                    &r.user_name.unwrap_or_default(),
+                    r.path.as_deref(),
+                    tags,
+                )
+                .await
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::CreateUserResponse {
+                    user: Some(wire_user(&user)),
+                },
+            )
+        }
+        Op::GetUser => {
+            let r: iam::GetUserRequest = parse_query_request(params)?;
+            let user = match identity
+                .get_user(caller, r.user_name.as_deref())
+                .map_err(iam_error)?
+            {
+                Identity::User(user) => wire_user(&user),
+                Identity::Root { arn, user_id } => iam::User {
+                    arn: Some(arn),
+                    user_id: Some(user_id),
+                    ..Default::default()
+                },
+            };
+            xml(op, request_id, &iam::GetUserResponse { user: Some(user) })
+        }
+        Op::ListUsers => {
+            let r: iam::ListUsersRequest = parse_query_request(params)?;
+            let page = identity
+                .list_users(
+                    caller,
+                    r.path_prefix.as_deref(),
+                    r.marker.as_deref(),
+                    r.max_items,
+                )
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::ListUsersResponse {
+                    is_truncated: Some(page.next_marker.is_some()),
+                    marker: page.next_marker,
+                    users: Some(page.items.iter().map(wire_user).collect()),
+                },
+            )
+        }
+        Op::DeleteUser => {
+            let r: iam::DeleteUserRequest = parse_query_request(params)?;
+            identity
+                .delete_user(caller, &r.user_name.unwrap_or_default())
+                .await
+                .map_err(iam_error)?;
+            empty()
+        }
+        Op::CreateAccessKey => {
+            let r: iam::CreateAccessKeyRequest = parse_query_request(params)?;
+            let created = identity
+                .create_access_key(caller, r.user_name.as_deref())
+                .await
+                .map_err(iam_error)?;
+            app.credentials.insert(
+                &created.record,
+                created.secret_access_key.as_bytes(),
+                created.user.clone(),
+            );
+            xml(
+                op,
+                request_id,
+                &iam::CreateAccessKeyResponse {
+                    access_key: Some(iam::AccessKey {
+                        access_key_id: Some(created.record.access_key_id.clone()),
+                        create_date: Some(Timestamp::from_epoch_millis(
+                            created.record.created_at.0,
+                        )),
+                        secret_access_key: Some(created.secret_access_key.clone().into()),
+                        status: Some(iam::StatusType::Active),
+                        user_name: created.user.map(|u| u.user_name),
+                    }),
+                },
+            )
+        }
+        Op::ListAccessKeys => {
+            let r: iam::ListAccessKeysRequest = parse_query_request(params)?;
+            let page = identity
+                .list_access_keys(
+                    caller,
+                    r.user_name.as_deref(),
+                    r.marker.as_deref(),
+                    r.max_items,
+                )
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::ListAccessKeysResponse {
+                    is_truncated: Some(page.next_marker.is_some()),
+                    marker: page.next_marker,
+                    access_key_metadata: Some(
+                        page.items
+                            .into_iter()
+                            .map(|k| iam::AccessKeyMetadata {
+                                access_key_id: Some(k.access_key_id),
+                                create_date: Some(Timestamp::from_epoch_millis(k.created_at.0)),
+                                status: Some(wire_status(k.status)),
+                                user_name: k.user_name,
+                            })
+                            .collect(),
+                    ),
+                },
+            )
+        }
+        Op::UpdateAccessKey => {
+            let r: iam::UpdateAccessKeyRequest = parse_query_request(params)?;
+            let status = match r.status {
+                Some(iam::StatusType::Active) => AccessKeyStatus::Active,
+                Some(iam::StatusType::Inactive) => AccessKeyStatus::Inactive,
+                _ => {
+                    return Err(iam::ErrorCode::ValidationError
+                        .with_message("Status must be Active or Inactive."));
+                }
+            };
+            let id = r.access_key_id.unwrap_or_default();
+            let record = identity
+                .update_access_key(caller, r.user_name.as_deref(), &id, status)
+                .await
+                .map_err(iam_error)?;
+            app.credentials
+                .set_active(&id, record.status == AccessKeyStatus::Active);
+            empty()
+        }
+        Op::DeleteAccessKey => {
+            let r: iam::DeleteAccessKeyRequest = parse_query_request(params)?;
+            let id = r.access_key_id.unwrap_or_default();
+            identity
+                .delete_access_key(caller, r.user_name.as_deref(), &id)
+                .await
+                .map_err(iam_error)?;
+            app.credentials.remove(&id);
+            empty()
+        }
+        Op::PutUserPolicy => {
+            let r: iam::PutUserPolicyRequest = parse_query_request(params)?;
+            identity
+                .put_user_policy(
+                    caller,
+                    &r.user_name.unwrap_or_default(),
+                    &r.policy_name.unwrap_or_default(),
+                    &r.policy_document.unwrap_or_default(),
+                )
+                .await
+                .map_err(iam_error)?;
+            empty()
+        }
+        Op::GetUserPolicy => {
+            let r: iam::GetUserPolicyRequest = parse_query_request(params)?;
+            let (user_name, policy_name) = (
+                r.user_name.unwrap_or_default(),
+                r.policy_name.unwrap_or_default(),
+            );
+            let document = identity
+                .get_user_policy(caller, &user_name, &policy_name)
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::GetUserPolicyResponse {
+                    policy_document: Some(keystead_wire::query::encode_policy_document(&document)),
+                    policy_name: Some(policy_name),
+                    user_name: Some(user_name),
+                },
+            )
+        }
+        Op::ListUserPolicies => {
+            let r: iam::ListUserPoliciesRequest = parse_query_request(params)?;
+            let page = identity
+                .list_user_policies(
+                    caller,
+                    &r.user_name.unwrap_or_default(),
+                    r.marker.as_deref(),
+                    r.max_items,
+                )
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::ListUserPoliciesResponse {
+                    is_truncated: Some(page.next_marker.is_some()),
+                    marker: page.next_marker,
+                    policy_names: Some(page.items),
+                },
+            )
+        }
+        Op::DeleteUserPolicy => {
+            let r: iam::DeleteUserPolicyRequest = parse_query_request(params)?;
+            identity
+                .delete_user_policy(
+                    caller,
+                    &r.user_name.unwrap_or_default(),
+                    &r.policy_name.unwrap_or_default(),
+                )
+                .await
+                .map_err(iam_error)?;
+            empty()
+        }
+        other => return Err(not_yet(other.name())),
+    };
+    Ok(body)
+}
+
+fn xml<T: keystead_wire::query::ToXml>(
+    op: iam::Operation,
+    request_id: &str,
+    result: &T,
+) -> Vec<u8> {
+    keystead_wire::query::to_query_response(op.name(), iam::XML_NAMESPACE, result, request_id)
+}
+
+fn wire_user(user: &keystead_identity::User) -> iam::User {
+    let r = &user.record;
+    iam::User {
+        arn: Some(user.arn.clone()),
+        create_date: Some(Timestamp::from_epoch_millis(r.created_at.0)),
+        path: Some(r.path.clone()),
+        tags: (!r.tags.is_empty()).then(|| {
+            r.tags
+                .iter()
+                .map(|t| iam::Tag {
+                    key: Some(t.key.clone()),
+                    value: Some(t.value.clone()),
+                })
+                .collect()
+        }),
+        user_id: Some(r.user_id.clone()),
+        user_name: Some(r.user_name.clone()),
+        ..Default::default()
+    }
+}
+
+fn wire_status(status: AccessKeyStatus) -> iam::StatusType {
+    match status {
+        AccessKeyStatus::Active => iam::StatusType::Active,
+        AccessKeyStatus::Inactive => iam::StatusType::Inactive,
+    }
+}
+
+/// The IAM error for an identity-service error.
+fn iam_error(e: IdentityError) -> QueryError {
+    use iam::ErrorCode as C;
+    let code = match &e {
+        IdentityError::NoSuchEntity(_) => C::NoSuchEntityException,
+        IdentityError::EntityAlreadyExists(_) => C::EntityAlreadyExistsException,
+        IdentityError::DeleteConflict(_) => C::DeleteConflictException,
+        IdentityError::MalformedPolicyDocument(_) => C::MalformedPolicyDocumentException,
+        IdentityError::LimitExceeded(_) => C::LimitExceededException,
+        IdentityError::Validation(_) => C::ValidationError,
+        IdentityError::AccessDenied(_) => C::AccessDenied,
+        IdentityError::Crypto(_) | IdentityError::Store(_) | IdentityError::Corrupt(_) => {
+            tracing::error!(error = %e, "IAM request failed");
+            return C::ServiceFailureException
+                .with_message("The request processing has failed because of an unknown error.");
+        }
+    };
+    code.with_message(e.to_string())
+}
+
+/// STS GetCallerIdentity: the root user (whose user id is the account id) or an IAM user.
 fn get_caller_identity(caller: &Caller, request_id: &str) -> Vec<u8> {
     let result = sts::GetCallerIdentityResponse {
         account: Some(caller.account_id.to_string()),
         arn: Some(caller.principal_arn()),
-        user_id: Some(caller.account_id.to_string()),
+        user_id: Some(caller.user_id()),
     };
     keystead_wire::query::to_query_response(
         sts::Operation::GetCallerIdentity.name(),

@@ -13,6 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use keystead_identity::IdentityService;
 use keystead_keys::KeyService;
 use keystead_types::SystemClock;
 use tokio::net::TcpListener;
@@ -20,7 +21,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, DataDir, TlsConfig};
 use crate::credentials::Credentials;
-use crate::{App, data_dir, http, workers};
+use crate::{App, UserPolicies, data_dir, http, workers};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -34,6 +35,9 @@ pub enum ServeError {
     /// The services could not load their state.
     #[error("loading keys: {0}")]
     Keys(#[from] keystead_keys::Error),
+    /// The IAM state could not be loaded.
+    #[error("loading IAM users: {0}")]
+    Identity(#[from] keystead_identity::Error),
     /// A credential could not be unsealed.
     #[error("loading credentials: {0}")]
     Credentials(#[from] keystead_crypto::Error),
@@ -76,15 +80,28 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
         println!("Initialized a new deployment.\n{}", first.announcement());
     }
     let snapshot = opened.store.load().await.map_err(data_dir::Error::from)?;
-    let credentials = Credentials::load(&snapshot.access_keys, &opened.root_key, config.dev)?;
+    let identity = Arc::new(IdentityService::open(
+        &snapshot,
+        opened.store.clone(),
+        opened.root_key.clone(),
+        clock.clone(),
+    )?);
+    let credentials = Credentials::load(
+        &snapshot.access_keys,
+        |id| identity.access_key_user(id),
+        &opened.root_key,
+        config.dev,
+    )?;
     let keys = KeyService::open(
         snapshot,
         opened.store.clone(),
         opened.root_key.clone(),
         clock.clone(),
-    )?;
+    )?
+    .with_identity_policies(Arc::new(UserPolicies(identity.clone())));
     let app = Arc::new(App {
         keys,
+        identity,
         credentials,
         clock,
         max_body_bytes: config.max_body_bytes,

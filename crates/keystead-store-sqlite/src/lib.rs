@@ -20,8 +20,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use keystead_store::persist::{self, StoredRow};
 use keystead_store::{
-    AccessKeyRecord, AccountRecord, AliasRecord, Error, GrantRecord, KeyRecord, KeyVersionRecord,
-    Snapshot, Store, alias_id, key_version_id, what,
+    AccessKeyRecord, AccessKeyUserRecord, AccountRecord, AliasRecord, Error, GrantRecord,
+    KeyRecord, KeyVersionRecord, Snapshot, Store, UserPolicyRecord, UserRecord, alias_id,
+    key_version_id, user_id_for_errors, what,
 };
 use keystead_types::{AccountId, KeyId, Region};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
@@ -108,6 +109,9 @@ impl Store for SqliteStore {
                 key_versions: load_key_versions(&tx)?,
                 aliases: load_aliases(&tx)?,
                 grants: load_grants(&tx)?,
+                access_key_users: load_access_key_users(&tx)?,
+                users: load_users(&tx)?,
+                user_policies: load_user_policies(&tx)?,
             };
             tx.commit().map_err(unavailable)?;
             Ok(snapshot)
@@ -435,6 +439,219 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn create_user_access_key(
+        &self,
+        key: &AccessKeyRecord,
+        owner: &AccessKeyUserRecord,
+    ) -> Result<(), Error> {
+        let (key, owner) = (key.clone(), owner.clone());
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if owner.account_id != key.account_id || owner.access_key_id != key.access_key_id {
+                return Err(Error::Invalid {
+                    what: what::ACCESS_KEY,
+                    detail: format!(
+                        "access key {} does not match its owner record",
+                        key.access_key_id
+                    ),
+                });
+            }
+            if !user_exists(&tx, &owner.account_id, &owner.user_name)? {
+                return Err(Error::NotFound {
+                    what: what::USER,
+                    id: user_id_for_errors(&owner.account_id, &owner.user_name, None),
+                });
+            }
+            if exists(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM access_keys WHERE access_key_id = ?1)",
+                [&key.access_key_id],
+            )? {
+                return Err(Error::Conflict {
+                    what: what::ACCESS_KEY,
+                    id: key.access_key_id.clone(),
+                });
+            }
+            // `--dev` accounts and accounts made before IAM may lack an account row; the access
+            // key table needs one.
+            tx.execute(
+                "INSERT INTO accounts (account_id, schema_version, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id) DO NOTHING",
+                params![
+                    key.account_id.as_str(),
+                    persist::SCHEMA_VERSION,
+                    persist::encode_account(&AccountRecord {
+                        account_id: key.account_id.clone(),
+                        created_at: key.created_at,
+                    }),
+                ],
+            )
+            .map_err(unavailable)?;
+            upsert_access_key(&tx, &key)?;
+            tx.execute(
+                "INSERT INTO access_key_users (access_key_id, account_id, user_name)
+                 VALUES (?1, ?2, ?3)",
+                params![
+                    owner.access_key_id,
+                    owner.account_id.as_str(),
+                    owner.user_name
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<(), Error> {
+        let access_key_id = access_key_id.to_owned();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            tx.execute(
+                "DELETE FROM access_key_users WHERE access_key_id = ?1",
+                [&access_key_id],
+            )
+            .map_err(unavailable)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM access_keys WHERE access_key_id = ?1",
+                    [&access_key_id],
+                )
+                .map_err(unavailable)?;
+            if deleted == 0 {
+                return Err(Error::NotFound {
+                    what: what::ACCESS_KEY,
+                    id: access_key_id,
+                });
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<(), Error> {
+        let user = user.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if user_exists(&tx, &user.account_id, &user.user_name)? {
+                return Err(Error::Conflict {
+                    what: what::USER,
+                    id: user_id_for_errors(&user.account_id, &user.user_name, None),
+                });
+            }
+            tx.execute(
+                "INSERT INTO users (account_id, user_name, schema_version, record)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    user.account_id.as_str(),
+                    user.user_name,
+                    persist::SCHEMA_VERSION,
+                    persist::encode_user(&user),
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, account: &AccountId, user_name: &str) -> Result<(), Error> {
+        let (account, user_name) = (account.clone(), user_name.to_owned());
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let id = user_id_for_errors(&account, &user_name, None);
+            if !user_exists(&tx, &account, &user_name)? {
+                return Err(Error::NotFound {
+                    what: what::USER,
+                    id,
+                });
+            }
+            let params = params![account.as_str(), user_name];
+            if exists(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM access_key_users
+                     WHERE account_id = ?1 AND user_name = ?2)
+                 OR EXISTS (SELECT 1 FROM user_policies
+                     WHERE account_id = ?1 AND user_name = ?2)",
+                params,
+            )? {
+                return Err(Error::Conflict {
+                    what: what::USER,
+                    id,
+                });
+            }
+            tx.execute(
+                "DELETE FROM users WHERE account_id = ?1 AND user_name = ?2",
+                params,
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn put_user_policy(&self, policy: &UserPolicyRecord) -> Result<(), Error> {
+        let policy = policy.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if !user_exists(&tx, &policy.account_id, &policy.user_name)? {
+                return Err(Error::NotFound {
+                    what: what::USER,
+                    id: user_id_for_errors(&policy.account_id, &policy.user_name, None),
+                });
+            }
+            tx.execute(
+                "INSERT INTO user_policies
+                     (account_id, user_name, policy_name, schema_version, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET
+                     schema_version = excluded.schema_version,
+                     record = excluded.record",
+                params![
+                    policy.account_id.as_str(),
+                    policy.user_name,
+                    policy.policy_name,
+                    persist::SCHEMA_VERSION,
+                    persist::encode_user_policy(&policy),
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_user_policy(
+        &self,
+        account: &AccountId,
+        user_name: &str,
+        policy_name: &str,
+    ) -> Result<(), Error> {
+        let (account, user_name, policy_name) = (
+            account.clone(),
+            user_name.to_owned(),
+            policy_name.to_owned(),
+        );
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM user_policies
+                     WHERE account_id = ?1 AND user_name = ?2 AND policy_name = ?3",
+                    params![account.as_str(), user_name, policy_name],
+                )
+                .map_err(unavailable)?;
+            if deleted == 0 {
+                return Err(Error::NotFound {
+                    what: what::USER_POLICY,
+                    id: user_id_for_errors(&account, &user_name, Some(&policy_name)),
+                });
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
     async fn metadata(&self, name: &str) -> Result<Option<String>, Error> {
         let name = name.to_owned();
         self.with_conn(move |conn| {
@@ -483,6 +700,14 @@ fn key_exists(tx: &Transaction<'_>, key_id: &KeyId) -> Result<bool, Error> {
         tx,
         "SELECT EXISTS (SELECT 1 FROM keys WHERE key_id = ?1)",
         [key_id.to_string()],
+    )
+}
+
+fn user_exists(tx: &Transaction<'_>, account: &AccountId, user_name: &str) -> Result<bool, Error> {
+    exists(
+        tx,
+        "SELECT EXISTS (SELECT 1 FROM users WHERE account_id = ?1 AND user_name = ?2)",
+        params![account.as_str(), user_name],
     )
 }
 
@@ -633,6 +858,49 @@ fn load_grants(tx: &Transaction<'_>) -> Result<Vec<GrantRecord>, Error> {
         tx,
         "SELECT grant_id, schema_version, record FROM grants ORDER BY key_id, grant_id",
         |stored, _| persist::decode_grant(stored),
+    )
+}
+
+fn load_access_key_users(tx: &Transaction<'_>) -> Result<Vec<AccessKeyUserRecord>, Error> {
+    let mut statement = tx
+        .prepare(
+            "SELECT access_key_id, account_id, user_name FROM access_key_users
+             ORDER BY access_key_id",
+        )
+        .map_err(unavailable)?;
+    let mut rows = statement.query([]).map_err(unavailable)?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        let access_key_id: String = row.get(0).map_err(unavailable)?;
+        let account: String = row.get(1).map_err(unavailable)?;
+        let account_id = account.parse().map_err(|_| Error::Corrupt {
+            what: what::ACCESS_KEY,
+            detail: format!("{access_key_id}: owner account {account:?} is not an account id"),
+        })?;
+        records.push(AccessKeyUserRecord {
+            access_key_id,
+            account_id,
+            user_name: row.get(2).map_err(unavailable)?,
+        });
+    }
+    Ok(records)
+}
+
+fn load_users(tx: &Transaction<'_>) -> Result<Vec<UserRecord>, Error> {
+    load_rows(
+        tx,
+        "SELECT account_id || '/' || user_name, schema_version, record FROM users
+         ORDER BY account_id, user_name",
+        |stored, _| persist::decode_user(stored),
+    )
+}
+
+fn load_user_policies(tx: &Transaction<'_>) -> Result<Vec<UserPolicyRecord>, Error> {
+    load_rows(
+        tx,
+        "SELECT account_id || '/' || user_name || '/' || policy_name, schema_version, record
+         FROM user_policies ORDER BY account_id, user_name, policy_name",
+        |stored, _| persist::decode_user_policy(stored),
     )
 }
 

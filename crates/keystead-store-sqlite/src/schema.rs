@@ -316,5 +316,30 @@ fn sql(migration: Migration) -> &'static str {
              ) STRICT;
              CREATE INDEX grants_by_key ON grants (key_id, grant_id);"
         }
+        Migration::Iam => {
+            "CREATE TABLE users (
+                 account_id TEXT NOT NULL,
+                 user_name TEXT NOT NULL,
+                 schema_version INTEGER NOT NULL,
+                 record TEXT NOT NULL,
+                 PRIMARY KEY (account_id, user_name)
+             ) STRICT;
+             CREATE TABLE user_policies (
+                 account_id TEXT NOT NULL,
+                 user_name TEXT NOT NULL,
+                 policy_name TEXT NOT NULL,
+                 schema_version INTEGER NOT NULL,
+                 record TEXT NOT NULL,
+                 PRIMARY KEY (account_id, user_name, policy_name),
+                 FOREIGN KEY (account_id, user_name) REFERENCES users (account_id, user_name)
+             ) STRICT;
+             CREATE TABLE access_key_users (
+                 access_key_id TEXT PRIMARY KEY NOT NULL REFERENCES access_keys (access_key_id),
+                 account_id TEXT NOT NULL,
+                 user_name TEXT NOT NULL,
+                 FOREIGN KEY (account_id, user_name) REFERENCES users (account_id, user_name)
+             ) STRICT;
+             CREATE INDEX access_key_users_by_user ON access_key_users (account_id, user_name);"
+        }
     }
 }

@@ -48,6 +48,7 @@ where
     metadata(&store).await;
     load_is_ordered(&store).await;
     concurrent_writers(&store).await;
+    users_policies_and_user_access_keys(&store).await;
 
     let before = load(&store, "loading before reopening").await;
     drop(store);
@@ -1016,6 +1017,119 @@ async fn writes_after_reopen(store: &Arc<dyn Store>) {
         find_key(&s, &k.key_id).is_none(),
         "conformance: a reopened store must be writable"
     );
+}
+
+async fn users_policies_and_user_access_keys(store: &Arc<dyn Store>) {
+    let account: AccountId = "444455556666".parse().expect("account id");
+    let user = crate::UserRecord {
+        account_id: account.clone(),
+        user_name: "alice".to_owned(),
+        user_id: "AIDAEXAMPLEEXAMPLE12".to_owned(),
+        path: "/team/".to_owned(),
+        tags: vec![Tag {
+            key: "k".to_owned(),
+            value: "v".to_owned(),
+        }],
+        created_at: fixtures::T0,
+    };
+    store
+        .create_user(&user)
+        .await
+        .expect("conformance: create_user");
+    assert_conflict(
+        store.create_user(&user).await,
+        what::USER,
+        "444455556666/alice",
+        "create_user twice",
+    );
+    let policy = crate::UserPolicyRecord {
+        account_id: account.clone(),
+        user_name: "alice".to_owned(),
+        policy_name: "p".to_owned(),
+        document: "{}".to_owned(),
+    };
+    store
+        .put_user_policy(&policy)
+        .await
+        .expect("conformance: put_user_policy");
+    let mut orphan = policy.clone();
+    orphan.user_name = "nobody".to_owned();
+    assert!(
+        matches!(
+            store.put_user_policy(&orphan).await,
+            Err(Error::NotFound { .. })
+        ),
+        "conformance: put_user_policy for a missing user must be NotFound"
+    );
+    let key = fixtures::access_key("AKIACONFORMUSER00001", &account);
+    let owner = crate::AccessKeyUserRecord {
+        access_key_id: key.access_key_id.clone(),
+        account_id: account.clone(),
+        user_name: "alice".to_owned(),
+    };
+    store
+        .create_user_access_key(&key, &owner)
+        .await
+        .expect("conformance: create_user_access_key");
+    let snapshot = load(store, "loading users").await;
+    assert!(snapshot.users.contains(&user), "conformance: user loads");
+    assert!(
+        snapshot.user_policies.contains(&policy),
+        "conformance: user policy loads"
+    );
+    assert!(
+        snapshot.access_key_users.contains(&owner),
+        "conformance: access key owner loads"
+    );
+    assert!(
+        snapshot.access_keys.contains(&key),
+        "conformance: user access key loads"
+    );
+    assert_conflict(
+        store.delete_user(&account, "alice").await,
+        what::USER,
+        "444455556666/alice",
+        "delete_user with keys and policies",
+    );
+    store
+        .delete_access_key(&key.access_key_id)
+        .await
+        .expect("conformance: delete_access_key");
+    assert!(
+        matches!(
+            store.delete_access_key(&key.access_key_id).await,
+            Err(Error::NotFound { .. })
+        ),
+        "conformance: deleting a missing access key must be NotFound"
+    );
+    store
+        .delete_user_policy(&account, "alice", "p")
+        .await
+        .expect("conformance: delete_user_policy");
+    store
+        .delete_user(&account, "alice")
+        .await
+        .expect("conformance: delete_user");
+    assert!(
+        matches!(
+            store.delete_user(&account, "alice").await,
+            Err(Error::NotFound { .. })
+        ),
+        "conformance: deleting a missing user must be NotFound"
+    );
+    // Leave one user with a policy and a key, so that reopening checks them too.
+    store
+        .create_user(&user)
+        .await
+        .expect("conformance: recreate user");
+    store
+        .put_user_policy(&policy)
+        .await
+        .expect("conformance: put policy again");
+    store
+        .create_user_access_key(&key, &owner)
+        .await
+        .expect("conformance: recreate user key");
 }
 
 async fn load(store: &Arc<dyn Store>, step: &str) -> Snapshot {

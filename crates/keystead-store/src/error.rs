@@ -67,6 +67,10 @@ pub mod what {
     pub const ALIAS: &str = "alias";
     /// A [`crate::GrantRecord`].
     pub const GRANT: &str = "grant";
+    /// A [`crate::UserRecord`].
+    pub const USER: &str = "user";
+    /// A [`crate::UserPolicyRecord`].
+    pub const USER_POLICY: &str = "user policy";
     /// A metadata entry.
     pub const METADATA: &str = "metadata";
 }

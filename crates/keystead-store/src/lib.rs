@@ -24,8 +24,9 @@ use keystead_types::{AccountId, KeyId, Region};
 
 pub use error::{Error, what};
 pub use records::{
-    AccessKeyRecord, AccessKeyStatus, AccountRecord, AliasRecord, GrantConstraint, GrantRecord,
-    KeyRecord, KeyVersionRecord, RotationSchedule, RotationType, Snapshot, Tag,
+    AccessKeyRecord, AccessKeyStatus, AccessKeyUserRecord, AccountRecord, AliasRecord,
+    GrantConstraint, GrantRecord, KeyRecord, KeyVersionRecord, RotationSchedule, RotationType,
+    Snapshot, Tag, UserPolicyRecord, UserRecord,
 };
 
 /// A durable store of keystead's state, used as `Arc<dyn Store>`.
@@ -119,6 +120,47 @@ pub trait Store: Send + Sync + 'static {
     /// [`Error::NotFound`] if the key has no grant with this id.
     async fn delete_grant(&self, key_id: &KeyId, grant_id: &str) -> Result<(), Error>;
 
+    /// Creates an access key of an IAM user, atomically with its owner.
+    ///
+    /// [`Error::NotFound`] (of a user) if the user does not exist; [`Error::Conflict`] if the
+    /// access key id exists.
+    async fn create_user_access_key(
+        &self,
+        key: &AccessKeyRecord,
+        owner: &AccessKeyUserRecord,
+    ) -> Result<(), Error>;
+
+    /// Deletes an access key (and its owner, if it belongs to a user).
+    ///
+    /// [`Error::NotFound`] if it does not exist.
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<(), Error>;
+
+    /// Creates an IAM user.
+    ///
+    /// [`Error::Conflict`] if the account has a user with this name.
+    async fn create_user(&self, user: &UserRecord) -> Result<(), Error>;
+
+    /// Deletes an IAM user. Its access keys and policies must have been deleted first.
+    ///
+    /// [`Error::NotFound`] if it does not exist; [`Error::Conflict`] if it still has access keys
+    /// or inline policies.
+    async fn delete_user(&self, account: &AccountId, user_name: &str) -> Result<(), Error>;
+
+    /// Inserts an inline user policy, or replaces the one with the same name.
+    ///
+    /// [`Error::NotFound`] (of a user) if the user does not exist.
+    async fn put_user_policy(&self, policy: &UserPolicyRecord) -> Result<(), Error>;
+
+    /// Deletes an inline user policy.
+    ///
+    /// [`Error::NotFound`] if it does not exist.
+    async fn delete_user_policy(
+        &self,
+        account: &AccountId,
+        user_name: &str,
+        policy_name: &str,
+    ) -> Result<(), Error>;
+
     /// A small deployment fact stored by name (the root key's fingerprint, say), or `None`.
     async fn metadata(&self, name: &str) -> Result<Option<String>, Error>;
 
@@ -166,6 +208,14 @@ pub fn check_version_belongs(key: &KeyRecord, version: &KeyVersionRecord) -> Res
 /// The id used in errors about a key version: `KEY_ID/VERSION`.
 pub fn key_version_id(key_id: &KeyId, version: u32) -> String {
     format!("{key_id}/{version}")
+}
+
+/// The id used in errors about a user or an inline user policy: `ACCOUNT/USER[/POLICY]`.
+pub fn user_id_for_errors(account: &AccountId, user_name: &str, policy: Option<&str>) -> String {
+    match policy {
+        Some(p) => format!("{account}/{user_name}/{p}"),
+        None => format!("{account}/{user_name}"),
+    }
 }
 
 /// The id used in errors about an alias: its ARN.

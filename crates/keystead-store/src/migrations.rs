@@ -13,17 +13,20 @@ pub enum Migration {
     Initial,
     /// Grants, deleted with their key.
     Grants,
+    /// IAM users and their inline policies; access keys may belong to a user.
+    Iam,
 }
 
 impl Migration {
     /// Every migration, in the order it must be applied.
-    pub const ALL: [Migration; 2] = [Migration::Initial, Migration::Grants];
+    pub const ALL: [Migration; 3] = [Migration::Initial, Migration::Grants, Migration::Iam];
 
     /// The number recorded in the `migrations` table; strictly increasing along [`Self::ALL`].
     pub fn id(self) -> i64 {
         match self {
             Self::Initial => 1,
             Self::Grants => 2,
+            Self::Iam => 3,
         }
     }
 
@@ -32,6 +35,7 @@ impl Migration {
         match self {
             Self::Initial => "initial",
             Self::Grants => "grants",
+            Self::Iam => "iam",
         }
     }
 }

@@ -14,6 +14,7 @@
 use crate::error::{Error, what};
 use crate::records::{
     AccessKeyRecord, AccountRecord, AliasRecord, GrantRecord, KeyRecord, KeyVersionRecord,
+    UserPolicyRecord, UserRecord,
 };
 
 /// The schema version `encode_*` writes.
@@ -117,6 +118,32 @@ pub fn decode_grant(row: StoredRow<'_>) -> Result<GrantRecord, Error> {
     }
 }
 
+/// The JSON for a user row.
+pub fn encode_user(record: &UserRecord) -> String {
+    to_json(&v1::User::from(record))
+}
+
+/// Decodes a user row.
+pub fn decode_user(row: StoredRow<'_>) -> Result<UserRecord, Error> {
+    match row.schema_version {
+        1 => from_json::<v1::User>(what::USER, row).map(Into::into),
+        other => Err(unknown_version(what::USER, row.id, other)),
+    }
+}
+
+/// The JSON for an inline user policy row.
+pub fn encode_user_policy(record: &UserPolicyRecord) -> String {
+    to_json(&v1::UserPolicy::from(record))
+}
+
+/// Decodes an inline user policy row.
+pub fn decode_user_policy(row: StoredRow<'_>) -> Result<UserPolicyRecord, Error> {
+    match row.schema_version {
+        1 => from_json::<v1::UserPolicy>(what::USER_POLICY, row).map(Into::into),
+        other => Err(unknown_version(what::USER_POLICY, row.id, other)),
+    }
+}
+
 fn to_json<T: serde::Serialize>(shape: &T) -> String {
     // Invariant: the v1 shapes are structs of strings, integers, booleans, options, vectors,
     // enums and maps with string keys; serde_json cannot fail to serialize those.
@@ -212,6 +239,88 @@ mod v1 {
                     AccessKeyStatus::Inactive => records::AccessKeyStatus::Inactive,
                 },
                 created_at: UnixMillis(self.created_at),
+            }
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct User {
+        account_id: AccountId,
+        user_name: String,
+        user_id: String,
+        path: String,
+        tags: Vec<Tag>,
+        created_at: i64,
+    }
+
+    impl From<&records::UserRecord> for User {
+        fn from(r: &records::UserRecord) -> Self {
+            Self {
+                account_id: r.account_id.clone(),
+                user_name: r.user_name.clone(),
+                user_id: r.user_id.clone(),
+                path: r.path.clone(),
+                tags: r
+                    .tags
+                    .iter()
+                    .map(|t| Tag {
+                        key: t.key.clone(),
+                        value: t.value.clone(),
+                    })
+                    .collect(),
+                created_at: r.created_at.0,
+            }
+        }
+    }
+
+    impl From<User> for records::UserRecord {
+        fn from(r: User) -> Self {
+            Self {
+                account_id: r.account_id,
+                user_name: r.user_name,
+                user_id: r.user_id,
+                path: r.path,
+                tags: r
+                    .tags
+                    .into_iter()
+                    .map(|t| records::Tag {
+                        key: t.key,
+                        value: t.value,
+                    })
+                    .collect(),
+                created_at: UnixMillis(r.created_at),
+            }
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct UserPolicy {
+        account_id: AccountId,
+        user_name: String,
+        policy_name: String,
+        document: String,
+    }
+
+    impl From<&records::UserPolicyRecord> for UserPolicy {
+        fn from(r: &records::UserPolicyRecord) -> Self {
+            Self {
+                account_id: r.account_id.clone(),
+                user_name: r.user_name.clone(),
+                policy_name: r.policy_name.clone(),
+                document: r.document.clone(),
+            }
+        }
+    }
+
+    impl From<UserPolicy> for records::UserPolicyRecord {
+        fn from(r: UserPolicy) -> Self {
+            Self {
+                account_id: r.account_id,
+                user_name: r.user_name,
+                policy_name: r.policy_name,
+                document: r.document,
             }
         }
     }
@@ -640,6 +749,41 @@ mod tests {
         );
         assert_eq!(encode_grant(&grant), json);
         assert_eq!(decode_grant(row(1, json)).expect("decodes"), grant);
+    }
+
+    #[test]
+    fn the_v1_user_and_user_policy_shapes_are_frozen() {
+        let user = UserRecord {
+            account_id: "111122223333".parse().expect("account"),
+            user_name: "alice".to_owned(),
+            user_id: "AIDAEXAMPLEEXAMPLE12".to_owned(),
+            path: "/team/".to_owned(),
+            tags: vec![Tag {
+                key: "k".to_owned(),
+                value: "v".to_owned(),
+            }],
+            created_at: UnixMillis(5),
+        };
+        let json = concat!(
+            r#"{"account_id":"111122223333","user_name":"alice","#,
+            r#""user_id":"AIDAEXAMPLEEXAMPLE12","path":"/team/","#,
+            r#""tags":[{"key":"k","value":"v"}],"created_at":5}"#
+        );
+        assert_eq!(encode_user(&user), json);
+        assert_eq!(decode_user(row(1, json)).expect("decodes"), user);
+
+        let policy = UserPolicyRecord {
+            account_id: "111122223333".parse().expect("account"),
+            user_name: "alice".to_owned(),
+            policy_name: "p".to_owned(),
+            document: "{}".to_owned(),
+        };
+        let json = concat!(
+            r#"{"account_id":"111122223333","user_name":"alice","#,
+            r#""policy_name":"p","document":"{}"}"#
+        );
+        assert_eq!(encode_user_policy(&policy), json);
+        assert_eq!(decode_user_policy(row(1, json)).expect("decodes"), policy);
     }
 
     #[test]

@@ -56,6 +56,49 @@ impl fmt::Debug for AccessKeyRecord {
     }
 }
 
+/// An IAM user of an account.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UserRecord {
+    /// The user's account.
+    pub account_id: AccountId,
+    /// The user name, unique in its account (compared case-sensitively here; the service
+    /// checks AWS's case-insensitive uniqueness).
+    pub user_name: String,
+    /// The stable user id, `AIDA` and 16 characters.
+    pub user_id: String,
+    /// The user's path, `/` by default.
+    pub path: String,
+    /// The user's tags, in the order given.
+    pub tags: Vec<Tag>,
+    /// When the user was created.
+    pub created_at: UnixMillis,
+}
+
+/// Which IAM user an access key belongs to. Access keys without one belong to their account's
+/// root user. (Kept apart from [`AccessKeyRecord`] so that root keys are stored as before.)
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AccessKeyUserRecord {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The key's (and the user's) account.
+    pub account_id: AccountId,
+    /// The user the key belongs to.
+    pub user_name: String,
+}
+
+/// An inline policy embedded in an IAM user.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UserPolicyRecord {
+    /// The user's account.
+    pub account_id: AccountId,
+    /// The user the policy is embedded in.
+    pub user_name: String,
+    /// The policy name, unique per user.
+    pub policy_name: String,
+    /// The policy document, as given.
+    pub document: String,
+}
+
 /// An automatic rotation schedule.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RotationSchedule {
@@ -209,7 +252,10 @@ pub struct GrantRecord {
 /// - `keys` by `key_id` (the hyphenated lower-case form, which orders like the UUID's bytes);
 /// - `key_versions` by `key_id`, then `version` numerically;
 /// - `aliases` by `account_id`, then `region`, then `alias_name`;
-/// - `grants` by `key_id`, then `grant_id`.
+/// - `grants` by `key_id`, then `grant_id`;
+/// - `access_key_users` by `access_key_id`;
+/// - `users` by `account_id`, then `user_name`;
+/// - `user_policies` by `account_id`, then `user_name`, then `policy_name`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
     /// Every account.
@@ -224,6 +270,15 @@ pub struct Snapshot {
     pub aliases: Vec<AliasRecord>,
     /// Every grant.
     pub grants: Vec<GrantRecord>,
+    /// The owner of every access key that belongs to an IAM user.
+    #[serde(default)]
+    pub access_key_users: Vec<AccessKeyUserRecord>,
+    /// Every IAM user.
+    #[serde(default)]
+    pub users: Vec<UserRecord>,
+    /// Every inline user policy.
+    #[serde(default)]
+    pub user_policies: Vec<UserPolicyRecord>,
 }
 
 /// Prints `<N sealed bytes>` in place of sealed bytes.

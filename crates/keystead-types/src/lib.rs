@@ -275,13 +275,41 @@ pub struct Caller {
     pub region: Region,
     /// The access key id that signed the request.
     pub access_key_id: String,
+    /// The IAM user whose access key signed the request; `None` for the account's root user.
+    pub user: Option<CallerUser>,
+}
+
+/// The IAM user a request was signed by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerUser {
+    /// The user name.
+    pub user_name: String,
+    /// The user's stable id (`AIDA...`).
+    pub user_id: String,
+    /// The user's path, such as `/` or `/division/`.
+    pub path: String,
+}
+
+/// The ARN of an IAM user: `arn:aws:iam::ACCOUNT:user{path}{name}`.
+pub fn user_arn(account: &AccountId, path: &str, user_name: &str) -> String {
+    format!("arn:aws:iam::{account}:user{path}{user_name}")
 }
 
 impl Caller {
-    /// The caller's principal ARN. Until IAM users and roles exist every caller is its account's
-    /// root user.
+    /// The caller's principal ARN: the IAM user's ARN, or the account's root user's.
     pub fn principal_arn(&self) -> String {
-        format!("arn:aws:iam::{}:root", self.account_id)
+        match &self.user {
+            Some(u) => user_arn(&self.account_id, &u.path, &u.user_name),
+            None => format!("arn:aws:iam::{}:root", self.account_id),
+        }
+    }
+
+    /// The caller's user id as STS reports it: the IAM user's id, or the account id for root.
+    pub fn user_id(&self) -> String {
+        match &self.user {
+            Some(u) => u.user_id.clone(),
+            None => self.account_id.to_string(),
+        }
     }
 }
 
@@ -326,6 +354,28 @@ mod tests {
                 .is_err()
         );
         assert_eq!(KeyId::from_bytes(*id.as_bytes()), id);
+    }
+
+    #[test]
+    fn a_user_caller_is_named_by_its_user_arn() {
+        let mut caller = Caller {
+            account_id: "111122223333".parse().expect("account"),
+            region: "us-east-1".parse().expect("region"),
+            access_key_id: "AKIAEXAMPLE".to_owned(),
+            user: None,
+        };
+        assert_eq!(caller.principal_arn(), "arn:aws:iam::111122223333:root");
+        assert_eq!(caller.user_id(), "111122223333");
+        caller.user = Some(CallerUser {
+            user_name: "alice".to_owned(),
+            user_id: "AIDAEXAMPLE".to_owned(),
+            path: "/team/".to_owned(),
+        });
+        assert_eq!(
+            caller.principal_arn(),
+            "arn:aws:iam::111122223333:user/team/alice"
+        );
+        assert_eq!(caller.user_id(), "AIDAEXAMPLE");
     }
 
     #[test]
