@@ -788,8 +788,8 @@ fn random_id(prefix: &str) -> Result<String, keystead_crypto::Error> {
 }
 
 /// A new access key, shaped like AWS's (`AKIA` and 16 characters; a 40-character secret).
-/// The same shape as the first account's key made by `keystead init`.
-fn new_access_key() -> Result<(String, Zeroizing<String>), keystead_crypto::Error> {
+/// Used for every access key: account root keys (`keystead init`, `account create`) and IAM users.
+pub fn new_access_key() -> Result<(String, Zeroizing<String>), keystead_crypto::Error> {
     const SECRET_ALPHABET: &[u8] =
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let id = random_id("AKIA")?;

@@ -231,7 +231,7 @@ async fn new_account(
     account_id: AccountId,
     profile: String,
 ) -> Result<NewAccount, Error> {
-    let (access_key_id, secret_access_key) = new_access_key()?;
+    let (access_key_id, secret_access_key) = keystead_identity::new_access_key()?;
     let credentials_file = credentials_path(dir);
     write_credentials_file(
         &credentials_file,
@@ -273,30 +273,6 @@ fn random_account_id() -> Result<AccountId, Error> {
     Ok(digits
         .parse()
         .expect("twelve ASCII digits are an account id"))
-}
-
-/// A new access key: `AKIA` and 16 base-32 characters, and a 40-character secret, shaped like
-/// AWS's so that tools that check the shape accept them.
-pub fn new_access_key() -> Result<(String, Zeroizing<String>), keystead_crypto::Error> {
-    const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    const SECRET_ALPHABET: &[u8] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let id_bytes = keystead_crypto::random_array::<16>()?;
-    let id: String = std::iter::once("AKIA".to_owned())
-        .chain(
-            id_bytes
-                .iter()
-                .map(|b| char::from(ID_ALPHABET[usize::from(b % 32)]).to_string()),
-        )
-        .collect();
-    let secret_bytes = keystead_crypto::random_array::<40>()?;
-    let secret: Zeroizing<String> = Zeroizing::new(
-        secret_bytes
-            .iter()
-            .map(|b| char::from(SECRET_ALPHABET[usize::from(b % 64)]))
-            .collect(),
-    );
-    Ok((id, secret))
 }
 
 /// Adds (or replaces) `profile` in the AWS CLI credentials file (mode 0600), through a temporary
