@@ -47,9 +47,9 @@ def test_a_wrong_secret_is_signature_does_not_match(server):
 @pytest.mark.parametrize(
     "service, call",
     [
-        ("sts", lambda c: c.assume_role(RoleArn="arn:aws:iam::111122223333:role/r", RoleSessionName="sess")),
-        ("sts", lambda c: c.get_session_token()),
-        ("iam", lambda c: c.list_roles()),
+        ("sts", lambda c: c.get_federation_token(Name="federated")),
+        ("sts", lambda c: c.decode_authorization_message(EncodedMessage="x")),
+        ("iam", lambda c: c.list_groups()),
         ("iam", lambda c: c.create_group(GroupName="admins")),
     ],
 )

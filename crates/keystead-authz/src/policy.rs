@@ -43,6 +43,9 @@ pub enum PolicyKind {
     Key,
     /// An IAM identity-based policy attached to the caller; statements name no principal.
     Identity,
+    /// An IAM role's trust policy: resource-based on the role; every statement names a
+    /// principal and `Resource` may be left out (it is the role itself, written `*`).
+    Trust,
 }
 
 /// How a policy's size is measured against its limit.
@@ -91,6 +94,13 @@ impl Limits {
     pub const GROUP_INLINE: Limits = Limits {
         kind: PolicyKind::Identity,
         max_size: 5_120,
+        unit: SizeUnit::NonWhitespaceCharacters,
+    };
+    /// An IAM role's trust policy: 2,048 characters (IAM User Guide, "IAM and AWS STS
+    /// quotas", role trust policy length).
+    pub const TRUST_POLICY: Limits = Limits {
+        kind: PolicyKind::Trust,
+        max_size: 2_048,
         unit: SizeUnit::NonWhitespaceCharacters,
     };
     /// A customer managed policy: 6,144 characters.
@@ -331,8 +341,11 @@ impl Statement {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let (not_resource, resource_value) = one_of(resource, not_resource, "Resource")?;
-        let resource_value = resource_value.ok_or(Error::MissingResource)?;
-        let resource_texts = strings(resource_value).ok_or_else(|| syntax(&at("Resource")))?;
+        let resource_texts = match (resource_value, kind) {
+            (Some(value), _) => strings(value).ok_or_else(|| syntax(&at("Resource")))?,
+            (None, PolicyKind::Trust) => vec!["*".to_owned()],
+            (None, PolicyKind::Key | PolicyKind::Identity) => return Err(Error::MissingResource),
+        };
         if resource_texts.is_empty() {
             return Err(Error::MissingResource);
         }
@@ -351,14 +364,20 @@ impl Statement {
         let principal = match (kind, principal, not_principal) {
             (PolicyKind::Identity, None, None) => None,
             (PolicyKind::Identity, _, _) => return Err(Error::PrincipalNotAllowed),
-            (PolicyKind::Key, Some(_), Some(_)) => {
+            (PolicyKind::Key | PolicyKind::Trust, Some(_), Some(_)) => {
                 return Err(Error::ConflictingElements {
                     element: "Principal",
                 });
             }
-            (PolicyKind::Key, None, None) => return Err(Error::MissingPrincipal),
-            (PolicyKind::Key, Some(p), None) => Some(PrincipalSpec::Principal(principals(p)?)),
-            (PolicyKind::Key, None, Some(p)) => Some(PrincipalSpec::NotPrincipal(principals(p)?)),
+            (PolicyKind::Key | PolicyKind::Trust, None, None) => {
+                return Err(Error::MissingPrincipal);
+            }
+            (PolicyKind::Key | PolicyKind::Trust, Some(p), None) => {
+                Some(PrincipalSpec::Principal(principals(p)?))
+            }
+            (PolicyKind::Key | PolicyKind::Trust, None, Some(p)) => {
+                Some(PrincipalSpec::NotPrincipal(principals(p)?))
+            }
         };
         let conditions = match condition {
             Some(block) => Condition::compile_block(block, variables)?,
@@ -600,5 +619,23 @@ mod tests {
             Error::MissingAction.to_string(),
             "Policy statement must contain actions."
         );
+    }
+
+    #[test]
+    fn a_trust_policy_needs_a_principal_but_not_a_resource() {
+        let ok = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}}"#;
+        let policy = Policy::parse(ok, &Limits::TRUST_POLICY).expect("parses");
+        assert_eq!(policy.kind(), PolicyKind::Trust);
+        let no_principal =
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#;
+        assert!(matches!(
+            Policy::parse(no_principal, &Limits::TRUST_POLICY),
+            Err(Error::MissingPrincipal)
+        ));
+        // Key policies still need a resource.
+        assert!(matches!(
+            Policy::parse(ok, &Limits::KEY_POLICY),
+            Err(Error::MissingResource)
+        ));
     }
 }

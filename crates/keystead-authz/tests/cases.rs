@@ -302,7 +302,7 @@ fn limits(value: Option<&Value>) -> Result<Limits, String> {
                 .ok_or("limits needs max_size")? as usize;
             let unit = match kind {
                 PolicyKind::Key => SizeUnit::Bytes,
-                PolicyKind::Identity => SizeUnit::NonWhitespaceCharacters,
+                PolicyKind::Identity | PolicyKind::Trust => SizeUnit::NonWhitespaceCharacters,
             };
             Limits {
                 kind,

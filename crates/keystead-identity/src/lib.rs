@@ -1,4 +1,5 @@
-//! IAM identities: the users of each account, their access keys and their inline policies.
+//! IAM identities: the users and roles of each account, their access keys and their inline
+//! policies.
 //!
 //! Like the KMS service, all state lives in memory and is served from there; the [`Store`] is
 //! the durable copy. Every change is written to the store first and published in memory only
@@ -23,8 +24,16 @@ use keystead_types::{AccountId, Caller, CallerUser, Clock, UnixMillis, user_arn}
 use zeroize::Zeroizing;
 
 mod error;
+mod roles;
+mod sts;
 
 pub use error::Error;
+pub use roles::{NewRole, ROLE_MAX_SESSION_DURATION, Role, role_arn};
+pub use sts::{
+    ASSUME_ROLE_DURATION, AssumeRole, CreatedSession, GET_SESSION_TOKEN_DURATION,
+    ROLE_CHAINING_MAX_DURATION, ROOT_SESSION_MAX_DURATION, SessionSecrets, is_expired,
+    session_identity, unseal_session,
+};
 
 /// How many access keys one user may have, as AWS.
 pub const MAX_ACCESS_KEYS_PER_USER: usize = 2;
@@ -72,6 +81,8 @@ type UserKey = (AccountId, String);
 struct State {
     users: BTreeMap<UserKey, Arc<UserEntry>>,
     access_keys: BTreeMap<String, KeyEntry>,
+    /// Roles, by account and lower-cased name.
+    roles: BTreeMap<UserKey, Arc<roles::RoleEntry>>,
 }
 
 /// A user's public description.
@@ -189,6 +200,7 @@ impl IdentityService {
                 },
             );
         }
+        roles::load_roles(snapshot, &mut state)?;
         Ok(Self {
             state: RwLock::new(state),
             writer: tokio::sync::Mutex::new(()),
@@ -229,14 +241,13 @@ impl IdentityService {
             .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
-    /// Decides an IAM call: the root user may do anything; a user only what its inline
-    /// policies allow (and do not deny).
+    /// Decides an IAM call: the root user may do anything; a user or role session only what
+    /// its inline policies (the user's or the role's) allow (and do not deny).
     pub fn authorize(&self, caller: &Caller, action: &str, resource: &str) -> Result<(), Error> {
-        let Some(user) = &caller.user else {
+        if caller.is_root() {
             return Ok(());
-        };
-        let principal = keystead_authz::Principal::from_arn(&caller.principal_arn())
-            .map_err(|e| Error::AccessDenied(e.to_string()))?;
+        }
+        let principal = Self::principal(caller)?;
         // Within one account IAM behaves like a resource policy that delegates to the account:
         // the identity policies alone decide.
         let delegation = Policy::parse(
@@ -247,7 +258,7 @@ impl IdentityService {
             &Limits::KEY_POLICY,
         )
         .map_err(|e| Error::Corrupt(e.to_string()))?;
-        let policies = self.user_policies(&caller.account_id, &user.user_name);
+        let policies = self.caller_policies(caller);
         let ctx = keystead_authz::RequestContext::new(
             principal,
             action,
@@ -286,6 +297,11 @@ impl IdentityService {
         caller: &Caller,
         user_name: Option<&str>,
     ) -> Result<Option<Arc<UserEntry>>, Error> {
+        if user_name.is_none() && caller.role_session.is_some() {
+            return Err(Error::Validation(
+                "Must specify userName when calling with non-User credentials".to_owned(),
+            ));
+        }
         match (user_name, &caller.user) {
             (Some(name), _) => self.user(&caller.account_id, name).map(Some),
             (None, Some(me)) => self.user(&caller.account_id, &me.user_name).map(Some),

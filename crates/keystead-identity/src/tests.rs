@@ -36,6 +36,7 @@ fn root() -> Caller {
         region: "us-east-1".parse().expect("region"),
         access_key_id: "AKIAROOT".to_owned(),
         user: None,
+        role_session: None,
     }
 }
 
@@ -153,4 +154,227 @@ async fn list_users_pages_with_a_marker() {
     assert_eq!(second.items.len(), 1);
     assert_eq!(second.items[0].record.user_name, "c");
     assert!(second.next_marker.is_none());
+}
+
+/// A clock a test moves by hand.
+#[derive(Default)]
+struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    fn advance_seconds(&self, seconds: i64) {
+        self.0
+            .fetch_add(seconds * 1000, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl keystead_types::Clock for ManualClock {
+    fn now(&self) -> UnixMillis {
+        UnixMillis(1_700_000_000_000 + self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+async fn open_with_clock(dir: &tempfile::TempDir, clock: Arc<ManualClock>) -> IdentityService {
+    let root_path = dir.path().join("root.key");
+    let root = if root_path.exists() {
+        RootKey::load(&root_path).expect("load root key")
+    } else {
+        RootKey::create(&root_path).expect("root key")
+    };
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("keystead.db")).expect("open store"));
+    let snapshot = store.load().await.expect("load");
+    IdentityService::open(&snapshot, store, Arc::new(root), clock).expect("open")
+}
+
+fn trust_policy(condition: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sts:AssumeRole"{condition}}}}}"#
+    )
+}
+
+fn new_role<'a>(name: &'a str, trust: &'a str) -> NewRole<'a> {
+    NewRole {
+        role_name: name,
+        path: None,
+        assume_role_policy_document: trust,
+        description: None,
+        max_session_duration: None,
+        tags: Vec::new(),
+    }
+}
+
+fn assume<'a>(role_arn: &'a str, external_id: Option<&'a str>) -> AssumeRole<'a> {
+    AssumeRole {
+        role_arn,
+        role_session_name: "session-1",
+        duration_seconds: Some(900),
+        external_id,
+        policy: None,
+    }
+}
+
+#[tokio::test]
+async fn a_role_session_expires_by_the_service_clock_and_is_pruned() {
+    let dir = tempfile::tempdir().expect("temp");
+    let clock = Arc::new(ManualClock::default());
+    let service = open_with_clock(&dir, clock.clone()).await;
+    let trust = trust_policy("");
+    let role = service
+        .create_role(&root(), new_role("deployer", &trust))
+        .await
+        .expect("create role");
+    assert_eq!(role.arn, "arn:aws:iam::111122223333:role/deployer");
+    assert!(role.record.role_id.starts_with("AROA"));
+    let created = service
+        .assume_role(&root(), assume(&role.arn, None))
+        .await
+        .expect("assume");
+    let record = &created.record;
+    assert!(record.access_key_id.starts_with("ASIA"));
+    assert_eq!(record.expiration.0 - clock.now().0, 900_000);
+    let secrets = unseal_session(
+        &RootKey::load(dir.path().join("root.key")).expect("key"),
+        record,
+    )
+    .expect("unseal");
+    assert_eq!(*secrets.secret_access_key, *created.secret_access_key);
+    assert_eq!(*secrets.session_token, *created.session_token);
+    let (user, session) = session_identity(record);
+    assert!(user.is_none());
+    let session = session.expect("a role session");
+    assert_eq!(
+        session.assumed_role_arn(&root().account_id),
+        "arn:aws:sts::111122223333:assumed-role/deployer/session-1"
+    );
+
+    assert!(!is_expired(record, clock.now()));
+    clock.advance_seconds(899);
+    assert!(!is_expired(record, clock.now()));
+    assert_eq!(service.prune_expired_sessions().await.expect("prune"), 0);
+    clock.advance_seconds(1);
+    assert!(is_expired(record, clock.now()));
+    assert_eq!(service.prune_expired_sessions().await.expect("prune"), 1);
+    drop(service);
+    let store = SqliteStore::open(&dir.path().join("keystead.db")).expect("open store");
+    assert!(store.load().await.expect("load").sessions.is_empty());
+}
+
+#[tokio::test]
+async fn the_trust_policy_and_the_callers_policies_decide_assume_role() {
+    let dir = tempfile::tempdir().expect("temp");
+    let service = open(&dir).await;
+    let guarded = trust_policy(r#","Condition":{"StringEquals":{"sts:ExternalId":"magic"}}"#);
+    let role = service
+        .create_role(&root(), new_role("guarded", &guarded))
+        .await
+        .expect("create role");
+    assert!(matches!(
+        service.assume_role(&root(), assume(&role.arn, None)).await,
+        Err(Error::AccessDenied(_))
+    ));
+    assert!(matches!(
+        service
+            .assume_role(&root(), assume(&role.arn, Some("wrong")))
+            .await,
+        Err(Error::AccessDenied(_))
+    ));
+    service
+        .assume_role(&root(), assume(&role.arn, Some("magic")))
+        .await
+        .expect("the right external id");
+
+    // A user of the account needs its own permission: the trust policy delegates to the account.
+    let open_trust = trust_policy("");
+    let role = service
+        .create_role(&root(), new_role("open", &open_trust))
+        .await
+        .expect("create role");
+    service
+        .create_user(&root(), "carol", None, Vec::new())
+        .await
+        .expect("user");
+    let key = service
+        .create_access_key(&root(), Some("carol"))
+        .await
+        .expect("key");
+    let carol = as_user(&service, &key);
+    assert!(matches!(
+        service.assume_role(&carol, assume(&role.arn, None)).await,
+        Err(Error::AccessDenied(_))
+    ));
+    service
+        .put_user_policy(
+            &root(),
+            "carol",
+            "assume",
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#,
+        )
+        .await
+        .expect("policy");
+    service
+        .assume_role(&carol, assume(&role.arn, None))
+        .await
+        .expect("allowed by the user's policy");
+
+    // Durations beyond the role's maximum and bad session names are refused.
+    let mut long = assume(&role.arn, None);
+    long.duration_seconds = Some(3_601);
+    assert!(matches!(
+        service.assume_role(&root(), long).await,
+        Err(Error::Validation(_))
+    ));
+    let mut bad = assume(&role.arn, None);
+    bad.role_session_name = "x";
+    assert!(matches!(
+        service.assume_role(&root(), bad).await,
+        Err(Error::Validation(_))
+    ));
+}
+
+#[tokio::test]
+async fn roles_refuse_bad_trust_policies_and_deletion_with_policies() {
+    let dir = tempfile::tempdir().expect("temp");
+    let service = open(&dir).await;
+    let no_principal =
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#;
+    assert!(matches!(
+        service
+            .create_role(&root(), new_role("r", no_principal))
+            .await,
+        Err(Error::MalformedPolicyDocument(_))
+    ));
+    let trust = trust_policy("");
+    let mut too_long = new_role("r", &trust);
+    too_long.max_session_duration = Some(43_201);
+    assert!(matches!(
+        service.create_role(&root(), too_long).await,
+        Err(Error::Validation(_))
+    ));
+    service
+        .create_role(&root(), new_role("r", &trust))
+        .await
+        .expect("create");
+    assert!(matches!(
+        service.create_role(&root(), new_role("R", &trust)).await,
+        Err(Error::EntityAlreadyExists(_))
+    ));
+    service
+        .put_role_policy(
+            &root(),
+            "r",
+            "p",
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#,
+        )
+        .await
+        .expect("put");
+    assert!(matches!(
+        service.delete_role(&root(), "r").await,
+        Err(Error::DeleteConflict(_))
+    ));
+    assert_eq!(service.role_policies(&root().account_id, "r").len(), 1);
+    service
+        .delete_role_policy(&root(), "r", "p")
+        .await
+        .expect("delete policy");
+    service.delete_role(&root(), "r").await.expect("delete");
 }

@@ -141,6 +141,10 @@ struct State {
 pub trait IdentityPolicies: Send + Sync {
     /// Every identity-based policy of `user_name` in `account` (empty if it has none).
     fn user_policies(&self, account: &AccountId, user_name: &str) -> Arc<[keystead_authz::Policy]>;
+
+    /// Every identity-based policy of the role `role_name` in `account`, which apply to each of
+    /// its sessions (empty if it has none or no longer exists).
+    fn role_policies(&self, account: &AccountId, role_name: &str) -> Arc<[keystead_authz::Policy]>;
 }
 
 /// Proof that a caller may perform an action on a key. Only [`KeyService::authorize`] makes
@@ -312,13 +316,16 @@ impl KeyService {
         if let Some(context) = encryption_context {
             ctx = ctx.with_encryption_context(context.clone());
         }
-        let identity_policies: Arc<[keystead_authz::Policy]> = match (&caller.user, &self.identity)
-        {
-            (Some(user), Some(identity)) => {
-                identity.user_policies(&caller.account_id, &user.user_name)
-            }
-            _ => Arc::from(Vec::new()),
-        };
+        let identity_policies: Arc<[keystead_authz::Policy]> =
+            match (&caller.role_session, &caller.user, &self.identity) {
+                (Some(session), _, Some(identity)) => {
+                    identity.role_policies(&caller.account_id, &session.role_name)
+                }
+                (None, Some(user), Some(identity)) => {
+                    identity.user_policies(&caller.account_id, &user.user_name)
+                }
+                _ => Arc::from(Vec::new()),
+            };
         match keystead_authz::evaluate_kms(
             &entry.policy,
             &identity_policies,
@@ -340,12 +347,17 @@ impl KeyService {
         key_account: &AccountId,
         action: &str,
     ) -> keystead_authz::RequestContext {
-        let principal = match &caller.user {
-            // A user's ARN is built from validated names, so it always parses; fall back to an
-            // anonymous principal (which nothing allows) rather than to the root user.
-            Some(_) => keystead_authz::Principal::from_arn(&caller.principal_arn())
+        // Users' and roles' ARNs are built from validated names, so they always parse; fall back
+        // to an anonymous principal (which nothing allows) rather than to the root user.
+        let principal = match (&caller.role_session, &caller.user) {
+            (Some(session), _) => keystead_authz::Principal::assumed_role(
+                &session.role_arn(&caller.account_id),
+                &session.session_name,
+            )
+            .unwrap_or_else(|_| keystead_authz::Principal::anonymous()),
+            (None, Some(_)) => keystead_authz::Principal::from_arn(&caller.principal_arn())
                 .unwrap_or_else(|_| keystead_authz::Principal::anonymous()),
-            None => keystead_authz::Principal::root(&caller.account_id),
+            (None, None) => keystead_authz::Principal::root(&caller.account_id),
         };
         keystead_authz::RequestContext::new(principal, action, key_arn, key_account.clone())
             .with_current_time(self.now())

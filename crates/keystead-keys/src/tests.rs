@@ -44,6 +44,7 @@ fn caller(account: &str) -> Caller {
         region: "us-east-1".parse().expect("region"),
         access_key_id: "AKIAEXAMPLE".to_owned(),
         user: None,
+        role_session: None,
     }
 }
 
@@ -883,6 +884,14 @@ impl crate::IdentityPolicies for FixedPolicies {
     ) -> Arc<[keystead_authz::Policy]> {
         assert_eq!(user_name, "alice");
         Arc::from(self.0.lock().expect("lock").clone())
+    }
+
+    fn role_policies(
+        &self,
+        _account: &keystead_types::AccountId,
+        _role_name: &str,
+    ) -> Arc<[keystead_authz::Policy]> {
+        Arc::from(Vec::new())
     }
 }
 

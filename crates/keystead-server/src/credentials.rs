@@ -1,17 +1,20 @@
 //! Access keys, held in memory for SigV4 verification, and the authentication step that turns a
 //! signed request into a [`Caller`].
 //!
+//! STS sessions' temporary credentials live here too: they carry a session token every request
+//! must present (`X-Amz-Security-Token`) and an expiration, checked against the server's clock.
+//!
 //! IAM changes keys while the server runs: [`Credentials::insert`], [`Credentials::set_active`]
 //! and [`Credentials::remove`] are called right after the store acknowledged the change, so a
 //! new key works and a deactivated or deleted key is refused from the next request on.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use keystead_crypto::RootKey;
 use keystead_sigv4::RequestParts;
-use keystead_store::{AccessKeyRecord, AccessKeyStatus};
-use keystead_types::{AccountId, Caller, CallerUser, Region};
+use keystead_store::{AccessKeyRecord, AccessKeyStatus, SessionRecord};
+use keystead_types::{AccountId, Caller, CallerRoleSession, CallerUser, Clock, Region, UnixMillis};
 use keystead_wire::AwsError;
 use zeroize::Zeroizing;
 
@@ -22,6 +25,16 @@ struct Credential {
     active: bool,
     /// The IAM user the key belongs to; `None` for the root user.
     user: Option<CallerUser>,
+    /// For temporary credentials: the session token and when they expire.
+    session: Option<Session>,
+}
+
+/// What temporary credentials add to an access key.
+struct Session {
+    token: Zeroizing<String>,
+    expiration: UnixMillis,
+    /// The role session the credentials act as, if they came from AssumeRole.
+    role_session: Option<CallerRoleSession>,
 }
 
 /// Every access key of the deployment, by access key id.
@@ -31,16 +44,21 @@ pub(crate) struct Credentials {
     signing_keys: keystead_sigv4::SigningKeyCache,
     /// `--dev`: any access key is accepted without checking its signature.
     insecure_accept_any_key: bool,
+    /// Decides whether temporary credentials have expired.
+    clock: Arc<dyn Clock>,
 }
 
 impl Credentials {
-    /// Unseals every access key with the root key; `user_of` names each key's IAM user.
+    /// Unseals every access key and every unexpired session with the root key; `user_of` names
+    /// each key's IAM user.
     pub(crate) fn load(
         records: &[AccessKeyRecord],
+        sessions: &[SessionRecord],
         user_of: impl Fn(&str) -> Option<CallerUser>,
         root_key: &RootKey,
         insecure_accept_any_key: bool,
-    ) -> Result<Self, keystead_crypto::Error> {
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, keystead_identity::Error> {
         let mut by_id = HashMap::with_capacity(records.len());
         for r in records {
             let secret = root_key.unseal_secret(&r.sealed_secret, r.access_key_id.as_bytes())?;
@@ -51,14 +69,39 @@ impl Credentials {
                     secret,
                     active: r.status == AccessKeyStatus::Active,
                     user: user_of(&r.access_key_id),
+                    session: None,
                 },
             );
+        }
+        let now = clock.now();
+        for r in sessions {
+            if keystead_identity::is_expired(r, now) {
+                continue;
+            }
+            let secrets = keystead_identity::unseal_session(root_key, r)?;
+            by_id.insert(r.access_key_id.clone(), session_credential(r, secrets));
         }
         Ok(Self {
             by_id: RwLock::new(by_id),
             signing_keys: keystead_sigv4::SigningKeyCache::new(1024),
             insecure_accept_any_key,
+            clock,
         })
+    }
+
+    /// Learns new temporary credentials (after the store has them), and forgets expired ones.
+    pub(crate) fn insert_session(&self, created: &keystead_identity::CreatedSession) {
+        let secrets = keystead_identity::SessionSecrets {
+            secret_access_key: created.secret_access_key.clone(),
+            session_token: created.session_token.clone(),
+        };
+        let now = self.clock.now();
+        let mut by_id = self.write();
+        by_id.retain(|_, c| c.session.as_ref().is_none_or(|s| s.expiration > now));
+        by_id.insert(
+            created.record.access_key_id.clone(),
+            session_credential(&created.record, secrets),
+        );
     }
 
     /// Learns a new access key (after the store has it).
@@ -68,6 +111,7 @@ impl Credentials {
             secret: Zeroizing::new(secret.to_vec()),
             active: record.status == AccessKeyStatus::Active,
             user,
+            session: None,
         };
         self.write()
             .insert(record.access_key_id.clone(), credential);
@@ -106,44 +150,60 @@ impl Credentials {
         let signed = keystead_sigv4::parse(parts).map_err(sigv4_error)?;
         let access_key_id = signed.access_key_id().to_owned();
         let by_id = self.by_id.read().unwrap_or_else(|p| p.into_inner());
-        let (account_id, user, verified) = match by_id.get(&access_key_id).filter(|c| c.active) {
-            Some(credential) => {
-                let verified = signed.verify_with_cache(
-                    parts,
-                    body,
-                    &credential.secret,
-                    service,
-                    time::OffsetDateTime::now_utc(),
-                    &self.signing_keys,
-                );
-                let verified = match verified {
-                    Ok(v) => v,
-                    Err(e) if !self.insecure_accept_any_key => return Err(sigv4_error(e)),
-                    Err(_) => signed.insecure_accept_unverified(),
-                };
-                (
-                    credential.account_id.clone(),
-                    credential.user.clone(),
-                    verified,
-                )
-            }
-            // --dev: a 12-digit access key id names the account, anything else is the default
-            // account.
-            None if self.insecure_accept_any_key => (
-                access_key_id
-                    .parse()
-                    .unwrap_or_else(|_| AccountId::dev_default()),
-                None,
-                signed.insecure_accept_unverified(),
-            ),
-            None => {
-                return Err(AwsError::new(
-                    "UnrecognizedClientException",
-                    400,
-                    "The security token included in the request is invalid.",
-                ));
-            }
-        };
+        let (account_id, user, role_session, verified) =
+            match by_id.get(&access_key_id).filter(|c| c.active) {
+                Some(credential) => {
+                    let role_session = match &credential.session {
+                        // Permanent keys never come with a session token.
+                        None if signed.session_token().is_some() => return Err(invalid_token()),
+                        None => None,
+                        Some(session) => {
+                            let presented = signed.session_token().unwrap_or_default();
+                            if !constant_time_eq(presented.as_bytes(), session.token.as_bytes()) {
+                                return Err(invalid_token());
+                            }
+                            if session.expiration <= self.clock.now() {
+                                return Err(AwsError::new(
+                                    "ExpiredTokenException",
+                                    400,
+                                    "The security token included in the request is expired",
+                                ));
+                            }
+                            session.role_session.clone()
+                        }
+                    };
+                    let verified = signed.verify_with_cache(
+                        parts,
+                        body,
+                        &credential.secret,
+                        service,
+                        time::OffsetDateTime::now_utc(),
+                        &self.signing_keys,
+                    );
+                    let verified = match verified {
+                        Ok(v) => v,
+                        Err(e) if !self.insecure_accept_any_key => return Err(sigv4_error(e)),
+                        Err(_) => signed.insecure_accept_unverified(),
+                    };
+                    (
+                        credential.account_id.clone(),
+                        credential.user.clone(),
+                        role_session,
+                        verified,
+                    )
+                }
+                // --dev: a 12-digit access key id names the account, anything else is the default
+                // account.
+                None if self.insecure_accept_any_key => (
+                    access_key_id
+                        .parse()
+                        .unwrap_or_else(|_| AccountId::dev_default()),
+                    None,
+                    None,
+                    signed.insecure_accept_unverified(),
+                ),
+                None => return Err(invalid_token()),
+            };
         let region: Region = verified.region().parse().map_err(|_| {
             AwsError::new(
                 "InvalidSignatureException",
@@ -156,8 +216,40 @@ impl Credentials {
             region,
             access_key_id,
             user,
+            role_session,
         })
     }
+}
+
+fn session_credential(
+    record: &SessionRecord,
+    secrets: keystead_identity::SessionSecrets,
+) -> Credential {
+    let (user, role_session) = keystead_identity::session_identity(record);
+    Credential {
+        account_id: record.account_id.clone(),
+        secret: Zeroizing::new(secrets.secret_access_key.as_bytes().to_vec()),
+        active: true,
+        user,
+        session: Some(Session {
+            token: secrets.session_token,
+            expiration: record.expiration,
+            role_session,
+        }),
+    }
+}
+
+fn invalid_token() -> AwsError {
+    AwsError::new(
+        "UnrecognizedClientException",
+        400,
+        "The security token included in the request is invalid.",
+    )
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn sigv4_error(e: keystead_sigv4::Error) -> AwsError {

@@ -38,11 +38,15 @@ pub(crate) struct App {
     workers_wake: Notify,
 }
 
-/// The KMS service's view of IAM: a user's inline policies, straight from memory.
+/// The KMS service's view of IAM: a user's or role's inline policies, straight from memory.
 struct UserPolicies(Arc<IdentityService>);
 
 impl keystead_keys::IdentityPolicies for UserPolicies {
     fn user_policies(&self, account: &AccountId, user_name: &str) -> Arc<[keystead_authz::Policy]> {
         self.0.user_policies(account, user_name)
+    }
+
+    fn role_policies(&self, account: &AccountId, role_name: &str) -> Arc<[keystead_authz::Policy]> {
+        self.0.role_policies(account, role_name)
     }
 }

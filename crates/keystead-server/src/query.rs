@@ -1,8 +1,8 @@
 //! The AWS Query protocol services (STS and IAM): form-encoded `Action=...&Version=...`
 //! requests, XML responses and XML errors, as botocore and the aws CLI speak them.
 //!
-//! STS serves `GetCallerIdentity`; IAM serves users, access keys and inline user policies
-//! (see [`iam_dispatch`]). Every other action answers `InvalidAction` naming it, so a client
+//! STS serves `GetCallerIdentity`, `AssumeRole` and `GetSessionToken`; IAM serves users,
+//! roles, access keys and inline user and role policies (see [`iam_dispatch`]). Every other action answers `InvalidAction` naming it, so a client
 //! learns at once what keystead cannot do yet.
 
 use keystead_identity::{Error as IdentityError, Identity};
@@ -62,6 +62,11 @@ pub(crate) async fn handle(
     match service {
         Service::Sts(sts::Operation::GetCallerIdentity) => {
             Ok(get_caller_identity(&caller, request_id))
+        }
+        Service::Sts(op @ (sts::Operation::AssumeRole | sts::Operation::GetSessionToken)) => {
+            sts_session(app, &caller, op, &params, request_id)
+                .await
+                .map_err(|e| (e, namespace))
         }
         Service::Sts(op) => Err((not_yet(op.name()), namespace)),
         Service::Iam(op) => iam_dispatch(app, &caller, op, &params, request_id)
@@ -305,6 +310,150 @@ async fn iam_dispatch(
                 .map_err(iam_error)?;
             empty()
         }
+        Op::CreateRole => {
+            let r: iam::CreateRoleRequest = parse_query_request(params)?;
+            let role = identity
+                .create_role(
+                    caller,
+                    keystead_identity::NewRole {
+                        role_name: r.role_name.as_deref().unwrap_or_default(),
+                        path: r.path.as_deref(),
+                        assume_role_policy_document: r
+                            .assume_role_policy_document
+                            .as_deref()
+                            .unwrap_or_default(),
+                        description: r.description.as_deref(),
+                        max_session_duration: r.max_session_duration,
+                        tags: store_tags(r.tags),
+                    },
+                )
+                .await
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::CreateRoleResponse {
+                    role: Some(wire_role(&role)),
+                },
+            )
+        }
+        Op::GetRole => {
+            let r: iam::GetRoleRequest = parse_query_request(params)?;
+            let role = identity
+                .get_role(caller, r.role_name.as_deref().unwrap_or_default())
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::GetRoleResponse {
+                    role: Some(wire_role(&role)),
+                },
+            )
+        }
+        Op::ListRoles => {
+            let r: iam::ListRolesRequest = parse_query_request(params)?;
+            let page = identity
+                .list_roles(
+                    caller,
+                    r.path_prefix.as_deref(),
+                    r.marker.as_deref(),
+                    r.max_items,
+                )
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::ListRolesResponse {
+                    is_truncated: Some(page.next_marker.is_some()),
+                    marker: page.next_marker,
+                    roles: Some(page.items.iter().map(wire_role).collect()),
+                },
+            )
+        }
+        Op::DeleteRole => {
+            let r: iam::DeleteRoleRequest = parse_query_request(params)?;
+            identity
+                .delete_role(caller, r.role_name.as_deref().unwrap_or_default())
+                .await
+                .map_err(iam_error)?;
+            empty()
+        }
+        Op::UpdateAssumeRolePolicy => {
+            let r: iam::UpdateAssumeRolePolicyRequest = parse_query_request(params)?;
+            identity
+                .update_assume_role_policy(
+                    caller,
+                    r.role_name.as_deref().unwrap_or_default(),
+                    r.policy_document.as_deref().unwrap_or_default(),
+                )
+                .await
+                .map_err(iam_error)?;
+            empty()
+        }
+        Op::PutRolePolicy => {
+            let r: iam::PutRolePolicyRequest = parse_query_request(params)?;
+            identity
+                .put_role_policy(
+                    caller,
+                    r.role_name.as_deref().unwrap_or_default(),
+                    r.policy_name.as_deref().unwrap_or_default(),
+                    r.policy_document.as_deref().unwrap_or_default(),
+                )
+                .await
+                .map_err(iam_error)?;
+            empty()
+        }
+        Op::GetRolePolicy => {
+            let r: iam::GetRolePolicyRequest = parse_query_request(params)?;
+            let (role_name, policy_name) = (
+                r.role_name.unwrap_or_default(),
+                r.policy_name.unwrap_or_default(),
+            );
+            let document = identity
+                .get_role_policy(caller, &role_name, &policy_name)
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::GetRolePolicyResponse {
+                    policy_document: Some(keystead_wire::query::encode_policy_document(&document)),
+                    policy_name: Some(policy_name),
+                    role_name: Some(role_name),
+                },
+            )
+        }
+        Op::ListRolePolicies => {
+            let r: iam::ListRolePoliciesRequest = parse_query_request(params)?;
+            let page = identity
+                .list_role_policies(
+                    caller,
+                    r.role_name.as_deref().unwrap_or_default(),
+                    r.marker.as_deref(),
+                    r.max_items,
+                )
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::ListRolePoliciesResponse {
+                    is_truncated: Some(page.next_marker.is_some()),
+                    marker: page.next_marker,
+                    policy_names: Some(page.items),
+                },
+            )
+        }
+        Op::DeleteRolePolicy => {
+            let r: iam::DeleteRolePolicyRequest = parse_query_request(params)?;
+            identity
+                .delete_role_policy(
+                    caller,
+                    r.role_name.as_deref().unwrap_or_default(),
+                    r.policy_name.as_deref().unwrap_or_default(),
+                )
+                .await
+                .map_err(iam_error)?;
+            empty()
+        }
         other => return Err(not_yet(other.name())),
     };
     Ok(body)
@@ -339,6 +488,42 @@ fn wire_user(user: &keystead_identity::User) -> iam::User {
     }
 }
 
+fn store_tags(tags: Option<Vec<iam::Tag>>) -> Vec<keystead_store::Tag> {
+    tags.unwrap_or_default()
+        .into_iter()
+        .map(|t| keystead_store::Tag {
+            key: t.key.unwrap_or_default(),
+            value: t.value.unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn wire_role(role: &keystead_identity::Role) -> iam::Role {
+    let r = &role.record;
+    iam::Role {
+        arn: Some(role.arn.clone()),
+        assume_role_policy_document: Some(keystead_wire::query::encode_policy_document(
+            &r.assume_role_policy_document,
+        )),
+        create_date: Some(Timestamp::from_epoch_millis(r.created_at.0)),
+        description: r.description.clone(),
+        max_session_duration: i32::try_from(r.max_session_duration).ok(),
+        path: Some(r.path.clone()),
+        role_id: Some(r.role_id.clone()),
+        role_name: Some(r.role_name.clone()),
+        tags: (!r.tags.is_empty()).then(|| {
+            r.tags
+                .iter()
+                .map(|t| iam::Tag {
+                    key: Some(t.key.clone()),
+                    value: Some(t.value.clone()),
+                })
+                .collect()
+        }),
+        ..Default::default()
+    }
+}
+
 fn wire_status(status: AccessKeyStatus) -> iam::StatusType {
     match status {
         AccessKeyStatus::Active => iam::StatusType::Active,
@@ -366,7 +551,101 @@ fn iam_error(e: IdentityError) -> QueryError {
     code.with_message(e.to_string())
 }
 
-/// STS GetCallerIdentity: the root user (whose user id is the account id) or an IAM user.
+/// STS AssumeRole and GetSessionToken: the identity service checks and stores the session;
+/// its credentials reach [`crate::credentials`] right after, so they work from the next request.
+async fn sts_session(
+    app: &App,
+    caller: &Caller,
+    op: sts::Operation,
+    params: &QueryParams,
+    request_id: &str,
+) -> Result<Vec<u8>, QueryError> {
+    let (created, assumed_role_user) = if op == sts::Operation::AssumeRole {
+        let r: sts::AssumeRoleRequest = parse_query_request(params)?;
+        let created = app
+            .identity
+            .assume_role(
+                caller,
+                keystead_identity::AssumeRole {
+                    role_arn: r.role_arn.as_deref().unwrap_or_default(),
+                    role_session_name: r.role_session_name.as_deref().unwrap_or_default(),
+                    duration_seconds: r.duration_seconds,
+                    external_id: r.external_id.as_deref(),
+                    policy: r.policy.as_deref(),
+                },
+            )
+            .await
+            .map_err(sts_error)?;
+        let (_, role_session) = keystead_identity::session_identity(&created.record);
+        let user = role_session.map(|s| sts::AssumedRoleUser {
+            arn: Some(s.assumed_role_arn(&created.record.account_id)),
+            assumed_role_id: Some(s.assumed_role_id()),
+        });
+        (created, user)
+    } else {
+        let r: sts::GetSessionTokenRequest = parse_query_request(params)?;
+        let created = app
+            .identity
+            .get_session_token(caller, r.duration_seconds)
+            .await
+            .map_err(sts_error)?;
+        (created, None)
+    };
+    app.credentials.insert_session(&created);
+    let credentials = sts::Credentials {
+        access_key_id: Some(created.record.access_key_id.clone()),
+        expiration: Some(Timestamp::from_epoch_millis(created.record.expiration.0)),
+        secret_access_key: Some(created.secret_access_key.clone().into()),
+        session_token: Some(created.session_token.to_string()),
+    };
+    let body = if op == sts::Operation::AssumeRole {
+        keystead_wire::query::to_query_response(
+            op.name(),
+            sts::XML_NAMESPACE,
+            &sts::AssumeRoleResponse {
+                assumed_role_user,
+                credentials: Some(credentials),
+                ..Default::default()
+            },
+            request_id,
+        )
+    } else {
+        keystead_wire::query::to_query_response(
+            op.name(),
+            sts::XML_NAMESPACE,
+            &sts::GetSessionTokenResponse {
+                credentials: Some(credentials),
+                ..Default::default()
+            },
+            request_id,
+        )
+    };
+    Ok(body)
+}
+
+/// The STS error for an identity-service error.
+fn sts_error(e: IdentityError) -> QueryError {
+    use sts::ErrorCode as C;
+    let code = match &e {
+        IdentityError::AccessDenied(_) | IdentityError::NoSuchEntity(_) => C::AccessDenied,
+        IdentityError::MalformedPolicyDocument(_) => C::MalformedPolicyDocumentException,
+        IdentityError::LimitExceeded(_) => C::PackedPolicyTooLargeException,
+        IdentityError::Validation(_) => C::ValidationError,
+        IdentityError::EntityAlreadyExists(_)
+        | IdentityError::DeleteConflict(_)
+        | IdentityError::Crypto(_)
+        | IdentityError::Store(_)
+        | IdentityError::Corrupt(_) => {
+            tracing::error!(error = %e, "STS request failed");
+            return C::InternalFailure
+                .with_message("The request processing has failed because of an unknown error.");
+        }
+    };
+    code.with_message(e.to_string())
+}
+
+/// STS GetCallerIdentity: the root user (whose user id is the account id), an IAM user, or a
+/// role session (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`, user id `AROA...:SESSION`).
 fn get_caller_identity(caller: &Caller, request_id: &str) -> Vec<u8> {
     let result = sts::GetCallerIdentityResponse {
         account: Some(caller.account_id.to_string()),
@@ -394,6 +673,7 @@ fn query_auth_error(e: AwsError) -> QueryError {
         "IncompleteSignatureException" => sts::ErrorCode::IncompleteSignature,
         "MissingAuthenticationTokenException" => sts::ErrorCode::MissingAuthenticationToken,
         "RequestExpired" => sts::ErrorCode::RequestExpired,
+        "ExpiredTokenException" => sts::ErrorCode::ExpiredToken,
         "AccessDeniedException" => sts::ErrorCode::AccessDenied,
         _ => sts::ErrorCode::InternalFailure,
     };

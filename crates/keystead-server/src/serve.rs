@@ -88,10 +88,13 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
     )?);
     let credentials = Credentials::load(
         &snapshot.access_keys,
+        &snapshot.sessions,
         |id| identity.access_key_user(id),
         &opened.root_key,
         config.dev,
+        clock.clone(),
     )?;
+    identity.prune_expired_sessions().await?;
     let keys = KeyService::open(
         snapshot,
         opened.store.clone(),

@@ -21,10 +21,10 @@ use async_trait::async_trait;
 use keystead_store::persist::{self, StoredRow};
 use keystead_store::{
     AccessKeyRecord, AccessKeyUserRecord, AccountRecord, AliasRecord, Error, GrantRecord,
-    KeyRecord, KeyVersionRecord, Snapshot, Store, UserPolicyRecord, UserRecord, alias_id,
-    key_version_id, user_id_for_errors, what,
+    KeyRecord, KeyVersionRecord, RolePolicyRecord, RoleRecord, SessionRecord, Snapshot, Store,
+    UserPolicyRecord, UserRecord, alias_id, key_version_id, user_id_for_errors, what,
 };
-use keystead_types::{AccountId, KeyId, Region};
+use keystead_types::{AccountId, KeyId, Region, UnixMillis};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use crate::error::unavailable;
@@ -112,6 +112,9 @@ impl Store for SqliteStore {
                 access_key_users: load_access_key_users(&tx)?,
                 users: load_users(&tx)?,
                 user_policies: load_user_policies(&tx)?,
+                roles: load_roles(&tx)?,
+                role_policies: load_role_policies(&tx)?,
+                sessions: load_sessions(&tx)?,
             };
             tx.commit().map_err(unavailable)?;
             Ok(snapshot)
@@ -652,6 +655,203 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn create_role(&self, role: &RoleRecord) -> Result<(), Error> {
+        let role = role.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if role_exists(&tx, &role.account_id, &role.role_name)? {
+                return Err(Error::Conflict {
+                    what: what::ROLE,
+                    id: user_id_for_errors(&role.account_id, &role.role_name, None),
+                });
+            }
+            tx.execute(
+                "INSERT INTO roles (account_id, role_name, schema_version, record)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    role.account_id.as_str(),
+                    role.role_name,
+                    persist::SCHEMA_VERSION,
+                    persist::encode_role(&role),
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn update_role(&self, role: &RoleRecord) -> Result<(), Error> {
+        let role = role.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let updated = tx
+                .execute(
+                    "UPDATE roles SET schema_version = ?3, record = ?4
+                     WHERE account_id = ?1 AND role_name = ?2",
+                    params![
+                        role.account_id.as_str(),
+                        role.role_name,
+                        persist::SCHEMA_VERSION,
+                        persist::encode_role(&role),
+                    ],
+                )
+                .map_err(unavailable)?;
+            if updated == 0 {
+                return Err(Error::NotFound {
+                    what: what::ROLE,
+                    id: user_id_for_errors(&role.account_id, &role.role_name, None),
+                });
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_role(&self, account: &AccountId, role_name: &str) -> Result<(), Error> {
+        let (account, role_name) = (account.clone(), role_name.to_owned());
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let id = user_id_for_errors(&account, &role_name, None);
+            if !role_exists(&tx, &account, &role_name)? {
+                return Err(Error::NotFound {
+                    what: what::ROLE,
+                    id,
+                });
+            }
+            let params = params![account.as_str(), role_name];
+            if exists(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM role_policies
+                     WHERE account_id = ?1 AND role_name = ?2)",
+                params,
+            )? {
+                return Err(Error::Conflict {
+                    what: what::ROLE,
+                    id,
+                });
+            }
+            tx.execute(
+                "DELETE FROM roles WHERE account_id = ?1 AND role_name = ?2",
+                params,
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn put_role_policy(&self, policy: &RolePolicyRecord) -> Result<(), Error> {
+        let policy = policy.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if !role_exists(&tx, &policy.account_id, &policy.role_name)? {
+                return Err(Error::NotFound {
+                    what: what::ROLE,
+                    id: user_id_for_errors(&policy.account_id, &policy.role_name, None),
+                });
+            }
+            tx.execute(
+                "INSERT INTO role_policies
+                     (account_id, role_name, policy_name, schema_version, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (account_id, role_name, policy_name) DO UPDATE SET
+                     schema_version = excluded.schema_version,
+                     record = excluded.record",
+                params![
+                    policy.account_id.as_str(),
+                    policy.role_name,
+                    policy.policy_name,
+                    persist::SCHEMA_VERSION,
+                    persist::encode_role_policy(&policy),
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_role_policy(
+        &self,
+        account: &AccountId,
+        role_name: &str,
+        policy_name: &str,
+    ) -> Result<(), Error> {
+        let (account, role_name, policy_name) = (
+            account.clone(),
+            role_name.to_owned(),
+            policy_name.to_owned(),
+        );
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM role_policies
+                     WHERE account_id = ?1 AND role_name = ?2 AND policy_name = ?3",
+                    params![account.as_str(), role_name, policy_name],
+                )
+                .map_err(unavailable)?;
+            if deleted == 0 {
+                return Err(Error::NotFound {
+                    what: what::ROLE_POLICY,
+                    id: user_id_for_errors(&account, &role_name, Some(&policy_name)),
+                });
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), Error> {
+        let session = session.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if exists(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM sessions WHERE access_key_id = ?1)",
+                params![session.access_key_id],
+            )? {
+                return Err(Error::Conflict {
+                    what: what::SESSION,
+                    id: session.access_key_id.clone(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO sessions
+                     (access_key_id, account_id, expiration, sealed_credentials, schema_version,
+                      record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    session.access_key_id,
+                    session.account_id.as_str(),
+                    session.expiration.0,
+                    session.sealed_credentials,
+                    persist::SCHEMA_VERSION,
+                    persist::encode_session(&session),
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_expired_sessions(&self, now: UnixMillis) -> Result<u64, Error> {
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM sessions WHERE expiration <= ?1",
+                    params![now.0],
+                )
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
     async fn metadata(&self, name: &str) -> Result<Option<String>, Error> {
         let name = name.to_owned();
         self.with_conn(move |conn| {
@@ -708,6 +908,14 @@ fn user_exists(tx: &Transaction<'_>, account: &AccountId, user_name: &str) -> Re
         tx,
         "SELECT EXISTS (SELECT 1 FROM users WHERE account_id = ?1 AND user_name = ?2)",
         params![account.as_str(), user_name],
+    )
+}
+
+fn role_exists(tx: &Transaction<'_>, account: &AccountId, role_name: &str) -> Result<bool, Error> {
+    exists(
+        tx,
+        "SELECT EXISTS (SELECT 1 FROM roles WHERE account_id = ?1 AND role_name = ?2)",
+        params![account.as_str(), role_name],
     )
 }
 
@@ -901,6 +1109,33 @@ fn load_user_policies(tx: &Transaction<'_>) -> Result<Vec<UserPolicyRecord>, Err
         "SELECT account_id || '/' || user_name || '/' || policy_name, schema_version, record
          FROM user_policies ORDER BY account_id, user_name, policy_name",
         |stored, _| persist::decode_user_policy(stored),
+    )
+}
+
+fn load_roles(tx: &Transaction<'_>) -> Result<Vec<RoleRecord>, Error> {
+    load_rows(
+        tx,
+        "SELECT account_id || '/' || role_name, schema_version, record FROM roles
+         ORDER BY account_id, role_name",
+        |stored, _| persist::decode_role(stored),
+    )
+}
+
+fn load_role_policies(tx: &Transaction<'_>) -> Result<Vec<RolePolicyRecord>, Error> {
+    load_rows(
+        tx,
+        "SELECT account_id || '/' || role_name || '/' || policy_name, schema_version, record
+         FROM role_policies ORDER BY account_id, role_name, policy_name",
+        |stored, _| persist::decode_role_policy(stored),
+    )
+}
+
+fn load_sessions(tx: &Transaction<'_>) -> Result<Vec<SessionRecord>, Error> {
+    load_rows(
+        tx,
+        "SELECT access_key_id, schema_version, record, sealed_credentials FROM sessions
+         ORDER BY access_key_id",
+        |stored, row| persist::decode_session(stored, row.get(3).map_err(unavailable)?),
     )
 }
 

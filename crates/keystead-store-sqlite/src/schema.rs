@@ -341,5 +341,32 @@ fn sql(migration: Migration) -> &'static str {
              ) STRICT;
              CREATE INDEX access_key_users_by_user ON access_key_users (account_id, user_name);"
         }
+        Migration::Roles => {
+            "CREATE TABLE roles (
+                 account_id TEXT NOT NULL,
+                 role_name TEXT NOT NULL,
+                 schema_version INTEGER NOT NULL,
+                 record TEXT NOT NULL,
+                 PRIMARY KEY (account_id, role_name)
+             ) STRICT;
+             CREATE TABLE role_policies (
+                 account_id TEXT NOT NULL,
+                 role_name TEXT NOT NULL,
+                 policy_name TEXT NOT NULL,
+                 schema_version INTEGER NOT NULL,
+                 record TEXT NOT NULL,
+                 PRIMARY KEY (account_id, role_name, policy_name),
+                 FOREIGN KEY (account_id, role_name) REFERENCES roles (account_id, role_name)
+             ) STRICT;
+             CREATE TABLE sessions (
+                 access_key_id TEXT PRIMARY KEY NOT NULL,
+                 account_id TEXT NOT NULL,
+                 expiration INTEGER NOT NULL,
+                 sealed_credentials BLOB NOT NULL,
+                 schema_version INTEGER NOT NULL,
+                 record TEXT NOT NULL
+             ) STRICT;
+             CREATE INDEX sessions_by_expiration ON sessions (expiration);"
+        }
     }
 }

@@ -49,6 +49,7 @@ where
     load_is_ordered(&store).await;
     concurrent_writers(&store).await;
     users_policies_and_user_access_keys(&store).await;
+    roles_and_role_policies(&store).await;
 
     let before = load(&store, "loading before reopening").await;
     drop(store);
@@ -1130,6 +1131,156 @@ async fn users_policies_and_user_access_keys(store: &Arc<dyn Store>) {
         .create_user_access_key(&key, &owner)
         .await
         .expect("conformance: recreate user key");
+}
+
+async fn roles_and_role_policies(store: &Arc<dyn Store>) {
+    let account: AccountId = "444455556666".parse().expect("account id");
+    let mut role = crate::RoleRecord {
+        account_id: account.clone(),
+        role_name: "deployer".to_owned(),
+        role_id: "AROAEXAMPLEEXAMPLE12".to_owned(),
+        path: "/ci/".to_owned(),
+        assume_role_policy_document: "{}".to_owned(),
+        description: None,
+        max_session_duration: 3600,
+        tags: vec![],
+        created_at: UnixMillis(1_700_000_000_000),
+    };
+    store
+        .create_role(&role)
+        .await
+        .expect("conformance: create_role");
+    assert!(
+        matches!(
+            store.create_role(&role).await,
+            Err(Error::Conflict { what, .. }) if what == crate::what::ROLE
+        ),
+        "conformance: create_role twice must be a Conflict"
+    );
+    role.assume_role_policy_document = r#"{"Version":"2012-10-17"}"#.to_owned();
+    store
+        .update_role(&role)
+        .await
+        .expect("conformance: update_role");
+    let mut missing = role.clone();
+    missing.role_name = "nobody".to_owned();
+    assert!(
+        matches!(
+            store.update_role(&missing).await,
+            Err(Error::NotFound { .. })
+        ),
+        "conformance: update_role of a missing role must be NotFound"
+    );
+    let policy = crate::RolePolicyRecord {
+        account_id: account.clone(),
+        role_name: "deployer".to_owned(),
+        policy_name: "p".to_owned(),
+        document: "{}".to_owned(),
+    };
+    store
+        .put_role_policy(&policy)
+        .await
+        .expect("conformance: put_role_policy");
+    let mut orphan = policy.clone();
+    orphan.role_name = "nobody".to_owned();
+    assert!(
+        matches!(
+            store.put_role_policy(&orphan).await,
+            Err(Error::NotFound { .. })
+        ),
+        "conformance: put_role_policy for a missing role must be NotFound"
+    );
+    let snapshot = load(store, "loading roles").await;
+    assert!(snapshot.roles.contains(&role), "conformance: role loads");
+    assert!(
+        snapshot.role_policies.contains(&policy),
+        "conformance: role policy loads"
+    );
+    assert!(
+        matches!(
+            store.delete_role(&account, "deployer").await,
+            Err(Error::Conflict { .. })
+        ),
+        "conformance: delete_role with policies must be a Conflict"
+    );
+    store
+        .delete_role_policy(&account, "deployer", "p")
+        .await
+        .expect("conformance: delete_role_policy");
+    assert!(
+        matches!(
+            store.delete_role_policy(&account, "deployer", "p").await,
+            Err(Error::NotFound { .. })
+        ),
+        "conformance: deleting a missing role policy must be NotFound"
+    );
+    store
+        .delete_role(&account, "deployer")
+        .await
+        .expect("conformance: delete_role");
+    assert!(
+        matches!(
+            store.delete_role(&account, "deployer").await,
+            Err(Error::NotFound { .. })
+        ),
+        "conformance: deleting a missing role must be NotFound"
+    );
+    let session = |id: &str, expiration: i64| crate::SessionRecord {
+        access_key_id: id.to_owned(),
+        account_id: account.clone(),
+        sealed_credentials: vec![7; 48],
+        principal: crate::SessionPrincipal::Role {
+            role_name: "deployer".to_owned(),
+            role_id: "AROAEXAMPLEEXAMPLE12".to_owned(),
+            role_path: "/ci/".to_owned(),
+            session_name: "build".to_owned(),
+        },
+        created_at: UnixMillis(1_700_000_000_000),
+        expiration: UnixMillis(expiration),
+    };
+    let expired = session("ASIAEXPIREDEXAMPLE01", 1_700_000_900_000);
+    let live = session("ASIALIVEEXAMPLEXAM02", 1_700_003_600_000);
+    for s in [&expired, &live] {
+        store
+            .create_session(s)
+            .await
+            .expect("conformance: create_session");
+    }
+    assert!(
+        matches!(
+            store.create_session(&live).await,
+            Err(Error::Conflict { what, .. }) if what == crate::what::SESSION
+        ),
+        "conformance: create_session twice must be a Conflict"
+    );
+    let snapshot = load(store, "loading sessions").await;
+    assert!(
+        snapshot.sessions.contains(&expired) && snapshot.sessions.contains(&live),
+        "conformance: sessions load, sealed credentials included"
+    );
+    assert_eq!(
+        store
+            .delete_expired_sessions(UnixMillis(1_700_000_900_000))
+            .await
+            .expect("conformance: delete_expired_sessions"),
+        1,
+        "conformance: a session expiring exactly now is expired"
+    );
+    let snapshot = load(store, "loading sessions after pruning").await;
+    assert_eq!(
+        snapshot.sessions,
+        vec![live],
+        "conformance: only the live session remains"
+    );
+    // Leave one role with a policy, so that reopening checks them too.
+    store
+        .create_role(&role)
+        .await
+        .expect("conformance: recreate role");
+    store
+        .put_role_policy(&policy)
+        .await
+        .expect("conformance: put role policy again");
 }
 
 async fn load(store: &Arc<dyn Store>, step: &str) -> Snapshot {

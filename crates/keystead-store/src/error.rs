@@ -71,6 +71,12 @@ pub mod what {
     pub const USER: &str = "user";
     /// A [`crate::UserPolicyRecord`].
     pub const USER_POLICY: &str = "user policy";
+    /// A [`crate::RoleRecord`].
+    pub const ROLE: &str = "role";
+    /// A [`crate::RolePolicyRecord`].
+    pub const ROLE_POLICY: &str = "role policy";
+    /// A [`crate::SessionRecord`].
+    pub const SESSION: &str = "session";
     /// A metadata entry.
     pub const METADATA: &str = "metadata";
 }

@@ -20,13 +20,14 @@ mod records;
 pub mod conformance;
 
 use async_trait::async_trait;
-use keystead_types::{AccountId, KeyId, Region};
+use keystead_types::{AccountId, KeyId, Region, UnixMillis};
 
 pub use error::{Error, what};
 pub use records::{
     AccessKeyRecord, AccessKeyStatus, AccessKeyUserRecord, AccountRecord, AliasRecord,
-    GrantConstraint, GrantRecord, KeyRecord, KeyVersionRecord, RotationSchedule, RotationType,
-    Snapshot, Tag, UserPolicyRecord, UserRecord,
+    GrantConstraint, GrantRecord, KeyRecord, KeyVersionRecord, RolePolicyRecord, RoleRecord,
+    RotationSchedule, RotationType, SessionPrincipal, SessionRecord, Snapshot, Tag,
+    UserPolicyRecord, UserRecord,
 };
 
 /// A durable store of keystead's state, used as `Arc<dyn Store>`.
@@ -160,6 +161,45 @@ pub trait Store: Send + Sync + 'static {
         user_name: &str,
         policy_name: &str,
     ) -> Result<(), Error>;
+
+    /// Creates an IAM role.
+    ///
+    /// [`Error::Conflict`] if the account has a role with this name.
+    async fn create_role(&self, role: &RoleRecord) -> Result<(), Error>;
+
+    /// Replaces an IAM role's record (its trust policy, say).
+    ///
+    /// [`Error::NotFound`] if it does not exist.
+    async fn update_role(&self, role: &RoleRecord) -> Result<(), Error>;
+
+    /// Deletes an IAM role. Its inline policies must have been deleted first.
+    ///
+    /// [`Error::NotFound`] if it does not exist; [`Error::Conflict`] if it still has inline
+    /// policies.
+    async fn delete_role(&self, account: &AccountId, role_name: &str) -> Result<(), Error>;
+
+    /// Inserts an inline role policy, or replaces the one with the same name.
+    ///
+    /// [`Error::NotFound`] (of a role) if the role does not exist.
+    async fn put_role_policy(&self, policy: &RolePolicyRecord) -> Result<(), Error>;
+
+    /// Deletes an inline role policy.
+    ///
+    /// [`Error::NotFound`] if it does not exist.
+    async fn delete_role_policy(
+        &self,
+        account: &AccountId,
+        role_name: &str,
+        policy_name: &str,
+    ) -> Result<(), Error>;
+
+    /// Stores a new STS session.
+    ///
+    /// [`Error::Conflict`] if a session with this access key id exists.
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), Error>;
+
+    /// Deletes every session whose expiration is at or before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: UnixMillis) -> Result<u64, Error>;
 
     /// A small deployment fact stored by name (the root key's fingerprint, say), or `None`.
     async fn metadata(&self, name: &str) -> Result<Option<String>, Error>;

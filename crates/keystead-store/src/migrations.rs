@@ -15,11 +15,18 @@ pub enum Migration {
     Grants,
     /// IAM users and their inline policies; access keys may belong to a user.
     Iam,
+    /// IAM roles, their inline policies, and STS sessions.
+    Roles,
 }
 
 impl Migration {
     /// Every migration, in the order it must be applied.
-    pub const ALL: [Migration; 3] = [Migration::Initial, Migration::Grants, Migration::Iam];
+    pub const ALL: [Migration; 4] = [
+        Migration::Initial,
+        Migration::Grants,
+        Migration::Iam,
+        Migration::Roles,
+    ];
 
     /// The number recorded in the `migrations` table; strictly increasing along [`Self::ALL`].
     pub fn id(self) -> i64 {
@@ -27,6 +34,7 @@ impl Migration {
             Self::Initial => 1,
             Self::Grants => 2,
             Self::Iam => 3,
+            Self::Roles => 4,
         }
     }
 
@@ -36,6 +44,7 @@ impl Migration {
             Self::Initial => "initial",
             Self::Grants => "grants",
             Self::Iam => "iam",
+            Self::Roles => "roles",
         }
     }
 }

@@ -14,7 +14,7 @@
 use crate::error::{Error, what};
 use crate::records::{
     AccessKeyRecord, AccountRecord, AliasRecord, GrantRecord, KeyRecord, KeyVersionRecord,
-    UserPolicyRecord, UserRecord,
+    RolePolicyRecord, RoleRecord, SessionRecord, UserPolicyRecord, UserRecord,
 };
 
 /// The schema version `encode_*` writes.
@@ -141,6 +141,50 @@ pub fn decode_user_policy(row: StoredRow<'_>) -> Result<UserPolicyRecord, Error>
     match row.schema_version {
         1 => from_json::<v1::UserPolicy>(what::USER_POLICY, row).map(Into::into),
         other => Err(unknown_version(what::USER_POLICY, row.id, other)),
+    }
+}
+
+/// The JSON for a role row.
+pub fn encode_role(record: &RoleRecord) -> String {
+    to_json(&v1::Role::from(record))
+}
+
+/// Decodes a role row.
+pub fn decode_role(row: StoredRow<'_>) -> Result<RoleRecord, Error> {
+    match row.schema_version {
+        1 => from_json::<v1::Role>(what::ROLE, row).map(Into::into),
+        other => Err(unknown_version(what::ROLE, row.id, other)),
+    }
+}
+
+/// The JSON for an inline role policy row.
+pub fn encode_role_policy(record: &RolePolicyRecord) -> String {
+    to_json(&v1::RolePolicy::from(record))
+}
+
+/// Decodes an inline role policy row.
+pub fn decode_role_policy(row: StoredRow<'_>) -> Result<RolePolicyRecord, Error> {
+    match row.schema_version {
+        1 => from_json::<v1::RolePolicy>(what::ROLE_POLICY, row).map(Into::into),
+        other => Err(unknown_version(what::ROLE_POLICY, row.id, other)),
+    }
+}
+
+/// The JSON for a session row; `sealed_credentials` is not in it and goes in a binary column.
+pub fn encode_session(record: &SessionRecord) -> String {
+    to_json(&v1::Session::from(record))
+}
+
+/// Decodes a session row, given its sealed credentials read from the binary column.
+pub fn decode_session(
+    row: StoredRow<'_>,
+    sealed_credentials: Vec<u8>,
+) -> Result<SessionRecord, Error> {
+    match row.schema_version {
+        1 => {
+            from_json::<v1::Session>(what::SESSION, row).map(|r| r.into_record(sealed_credentials))
+        }
+        other => Err(unknown_version(what::SESSION, row.id, other)),
     }
 }
 
@@ -321,6 +365,195 @@ mod v1 {
                 user_name: r.user_name,
                 policy_name: r.policy_name,
                 document: r.document,
+            }
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Role {
+        account_id: AccountId,
+        role_name: String,
+        role_id: String,
+        path: String,
+        assume_role_policy_document: String,
+        description: Option<String>,
+        max_session_duration: u32,
+        tags: Vec<Tag>,
+        created_at: i64,
+    }
+
+    impl From<&records::RoleRecord> for Role {
+        fn from(r: &records::RoleRecord) -> Self {
+            Self {
+                account_id: r.account_id.clone(),
+                role_name: r.role_name.clone(),
+                role_id: r.role_id.clone(),
+                path: r.path.clone(),
+                assume_role_policy_document: r.assume_role_policy_document.clone(),
+                description: r.description.clone(),
+                max_session_duration: r.max_session_duration,
+                tags: r
+                    .tags
+                    .iter()
+                    .map(|t| Tag {
+                        key: t.key.clone(),
+                        value: t.value.clone(),
+                    })
+                    .collect(),
+                created_at: r.created_at.0,
+            }
+        }
+    }
+
+    impl From<Role> for records::RoleRecord {
+        fn from(r: Role) -> Self {
+            Self {
+                account_id: r.account_id,
+                role_name: r.role_name,
+                role_id: r.role_id,
+                path: r.path,
+                assume_role_policy_document: r.assume_role_policy_document,
+                description: r.description,
+                max_session_duration: r.max_session_duration,
+                tags: r
+                    .tags
+                    .into_iter()
+                    .map(|t| records::Tag {
+                        key: t.key,
+                        value: t.value,
+                    })
+                    .collect(),
+                created_at: UnixMillis(r.created_at),
+            }
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct RolePolicy {
+        account_id: AccountId,
+        role_name: String,
+        policy_name: String,
+        document: String,
+    }
+
+    impl From<&records::RolePolicyRecord> for RolePolicy {
+        fn from(r: &records::RolePolicyRecord) -> Self {
+            Self {
+                account_id: r.account_id.clone(),
+                role_name: r.role_name.clone(),
+                policy_name: r.policy_name.clone(),
+                document: r.document.clone(),
+            }
+        }
+    }
+
+    impl From<RolePolicy> for records::RolePolicyRecord {
+        fn from(r: RolePolicy) -> Self {
+            Self {
+                account_id: r.account_id,
+                role_name: r.role_name,
+                policy_name: r.policy_name,
+                document: r.document,
+            }
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    enum SessionPrincipal {
+        Root,
+        User {
+            user_name: String,
+            user_id: String,
+            path: String,
+        },
+        Role {
+            role_name: String,
+            role_id: String,
+            role_path: String,
+            session_name: String,
+        },
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Session {
+        access_key_id: String,
+        account_id: AccountId,
+        principal: SessionPrincipal,
+        created_at: i64,
+        expiration: i64,
+    }
+
+    impl From<&records::SessionRecord> for Session {
+        fn from(r: &records::SessionRecord) -> Self {
+            use records::SessionPrincipal as P;
+            Self {
+                access_key_id: r.access_key_id.clone(),
+                account_id: r.account_id.clone(),
+                principal: match &r.principal {
+                    P::Root => SessionPrincipal::Root,
+                    P::User {
+                        user_name,
+                        user_id,
+                        path,
+                    } => SessionPrincipal::User {
+                        user_name: user_name.clone(),
+                        user_id: user_id.clone(),
+                        path: path.clone(),
+                    },
+                    P::Role {
+                        role_name,
+                        role_id,
+                        role_path,
+                        session_name,
+                    } => SessionPrincipal::Role {
+                        role_name: role_name.clone(),
+                        role_id: role_id.clone(),
+                        role_path: role_path.clone(),
+                        session_name: session_name.clone(),
+                    },
+                },
+                created_at: r.created_at.0,
+                expiration: r.expiration.0,
+            }
+        }
+    }
+
+    impl Session {
+        pub(super) fn into_record(self, sealed_credentials: Vec<u8>) -> records::SessionRecord {
+            use records::SessionPrincipal as P;
+            records::SessionRecord {
+                access_key_id: self.access_key_id,
+                account_id: self.account_id,
+                sealed_credentials,
+                principal: match self.principal {
+                    SessionPrincipal::Root => P::Root,
+                    SessionPrincipal::User {
+                        user_name,
+                        user_id,
+                        path,
+                    } => P::User {
+                        user_name,
+                        user_id,
+                        path,
+                    },
+                    SessionPrincipal::Role {
+                        role_name,
+                        role_id,
+                        role_path,
+                        session_name,
+                    } => P::Role {
+                        role_name,
+                        role_id,
+                        role_path,
+                        session_name,
+                    },
+                },
+                created_at: UnixMillis(self.created_at),
+                expiration: UnixMillis(self.expiration),
             }
         }
     }

@@ -86,6 +86,104 @@ pub struct AccessKeyUserRecord {
     pub user_name: String,
 }
 
+/// An IAM role of an account.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RoleRecord {
+    /// The role's account.
+    pub account_id: AccountId,
+    /// The role name, unique in its account (the service checks AWS's case-insensitive
+    /// uniqueness).
+    pub role_name: String,
+    /// The stable role id, `AROA` and 16 characters.
+    pub role_id: String,
+    /// The role's path, `/` by default.
+    pub path: String,
+    /// The trust policy (who may assume the role), as given.
+    pub assume_role_policy_document: String,
+    /// The role's description, if any.
+    pub description: Option<String>,
+    /// The longest session the role allows, in seconds (3600 to 43200).
+    pub max_session_duration: u32,
+    /// The role's tags, in the order given.
+    pub tags: Vec<Tag>,
+    /// When the role was created.
+    pub created_at: UnixMillis,
+}
+
+/// An inline policy embedded in an IAM role.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RolePolicyRecord {
+    /// The role's account.
+    pub account_id: AccountId,
+    /// The role the policy is embedded in.
+    pub role_name: String,
+    /// The policy name, unique per role.
+    pub policy_name: String,
+    /// The policy document, as given.
+    pub document: String,
+}
+
+/// Whom an STS session's temporary credentials act as.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub enum SessionPrincipal {
+    /// The account's root user (`GetSessionToken` by root).
+    Root,
+    /// An IAM user (`GetSessionToken` by a user).
+    User {
+        /// The user name.
+        user_name: String,
+        /// The user's id, `AIDA...`.
+        user_id: String,
+        /// The user's path.
+        path: String,
+    },
+    /// A session of a role (`AssumeRole`).
+    Role {
+        /// The role name.
+        role_name: String,
+        /// The role's id, `AROA...`.
+        role_id: String,
+        /// The role's path.
+        role_path: String,
+        /// The session name the caller chose.
+        session_name: String,
+    },
+}
+
+/// An STS session: temporary credentials (an `ASIA...` access key id, a secret and a session
+/// token) that expire.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionRecord {
+    /// The temporary access key id, `ASIA` and 16 characters.
+    pub access_key_id: String,
+    /// The account the session acts in.
+    pub account_id: AccountId,
+    /// The secret access key and the session token, sealed under the root key together.
+    pub sealed_credentials: Vec<u8>,
+    /// Whom the session acts as.
+    pub principal: SessionPrincipal,
+    /// When the session was created.
+    pub created_at: UnixMillis,
+    /// When the credentials stop working.
+    pub expiration: UnixMillis,
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("access_key_id", &self.access_key_id)
+            .field("account_id", &self.account_id)
+            .field(
+                "sealed_credentials",
+                &SealedLen(self.sealed_credentials.len()),
+            )
+            .field("principal", &self.principal)
+            .field("created_at", &self.created_at)
+            .field("expiration", &self.expiration)
+            .finish()
+    }
+}
+
 /// An inline policy embedded in an IAM user.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct UserPolicyRecord {
@@ -255,7 +353,10 @@ pub struct GrantRecord {
 /// - `grants` by `key_id`, then `grant_id`;
 /// - `access_key_users` by `access_key_id`;
 /// - `users` by `account_id`, then `user_name`;
-/// - `user_policies` by `account_id`, then `user_name`, then `policy_name`.
+/// - `user_policies` by `account_id`, then `user_name`, then `policy_name`;
+/// - `roles` by `account_id`, then `role_name`;
+/// - `role_policies` by `account_id`, then `role_name`, then `policy_name`;
+/// - `sessions` by `access_key_id`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
     /// Every account.
@@ -279,6 +380,15 @@ pub struct Snapshot {
     /// Every inline user policy.
     #[serde(default)]
     pub user_policies: Vec<UserPolicyRecord>,
+    /// Every IAM role.
+    #[serde(default)]
+    pub roles: Vec<RoleRecord>,
+    /// Every inline role policy.
+    #[serde(default)]
+    pub role_policies: Vec<RolePolicyRecord>,
+    /// Every STS session not yet deleted (expired ones included until pruned).
+    #[serde(default)]
+    pub sessions: Vec<SessionRecord>,
 }
 
 /// Prints `<N sealed bytes>` in place of sealed bytes.

@@ -275,8 +275,48 @@ pub struct Caller {
     pub region: Region,
     /// The access key id that signed the request.
     pub access_key_id: String,
-    /// The IAM user whose access key signed the request; `None` for the account's root user.
+    /// The IAM user whose access key signed the request; `None` for the account's root user
+    /// (and for a role session).
     pub user: Option<CallerUser>,
+    /// The role session whose temporary credentials signed the request (STS `AssumeRole`);
+    /// when set, the caller is that session, not a user or the root user.
+    pub role_session: Option<CallerRoleSession>,
+}
+
+/// The assumed-role session a request was signed by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerRoleSession {
+    /// The role's name.
+    pub role_name: String,
+    /// The role's stable id (`AROA...`).
+    pub role_id: String,
+    /// The role's path, such as `/`.
+    pub role_path: String,
+    /// The session name given to `AssumeRole`.
+    pub session_name: String,
+}
+
+impl CallerRoleSession {
+    /// The role's ARN: `arn:aws:iam::ACCOUNT:role{path}{name}`.
+    pub fn role_arn(&self, account: &AccountId) -> String {
+        format!(
+            "arn:aws:iam::{account}:role{}{}",
+            self.role_path, self.role_name
+        )
+    }
+
+    /// The session's ARN: `arn:aws:sts::ACCOUNT:assumed-role/{name}/{session}`.
+    pub fn assumed_role_arn(&self, account: &AccountId) -> String {
+        format!(
+            "arn:aws:sts::{account}:assumed-role/{}/{}",
+            self.role_name, self.session_name
+        )
+    }
+
+    /// The session's user id as STS reports it: `AROA...:{session}`.
+    pub fn assumed_role_id(&self) -> String {
+        format!("{}:{}", self.role_id, self.session_name)
+    }
 }
 
 /// The IAM user a request was signed by.
@@ -296,20 +336,34 @@ pub fn user_arn(account: &AccountId, path: &str, user_name: &str) -> String {
 }
 
 impl Caller {
-    /// The caller's principal ARN: the IAM user's ARN, or the account's root user's.
+    /// The caller's principal ARN: the role session's, the IAM user's, or the account's root
+    /// user's.
     pub fn principal_arn(&self) -> String {
+        if let Some(s) = &self.role_session {
+            return s.assumed_role_arn(&self.account_id);
+        }
         match &self.user {
             Some(u) => user_arn(&self.account_id, &u.path, &u.user_name),
             None => format!("arn:aws:iam::{}:root", self.account_id),
         }
     }
 
-    /// The caller's user id as STS reports it: the IAM user's id, or the account id for root.
+    /// The caller's user id as STS reports it: `AROA...:session` for a role session, the IAM
+    /// user's id, or the account id for root.
     pub fn user_id(&self) -> String {
+        if let Some(s) = &self.role_session {
+            return s.assumed_role_id();
+        }
         match &self.user {
             Some(u) => u.user_id.clone(),
             None => self.account_id.to_string(),
         }
+    }
+
+    /// Whether the account's root user signed the request (with its own or temporary
+    /// credentials).
+    pub fn is_root(&self) -> bool {
+        self.user.is_none() && self.role_session.is_none()
     }
 }
 
@@ -363,6 +417,7 @@ mod tests {
             region: "us-east-1".parse().expect("region"),
             access_key_id: "AKIAEXAMPLE".to_owned(),
             user: None,
+            role_session: None,
         };
         assert_eq!(caller.principal_arn(), "arn:aws:iam::111122223333:root");
         assert_eq!(caller.user_id(), "111122223333");
