@@ -1,5 +1,5 @@
-//! Digests and MACs for protocols (SigV4, audit chains): SHA-256 (whole or streamed),
-//! HMAC-SHA-256 and a constant-time comparison. None of these handle key material of KMS keys.
+//! Digests and MACs for protocols (SigV4, audit chains, TOTP): SHA-256 (whole or streamed),
+//! HMAC-SHA-256, HMAC-SHA-1 (for RFC 6238 one-time codes only) and a constant-time comparison. None of these handle key material of KMS keys.
 
 use aws_lc_rs::{constant_time, digest, hmac};
 
@@ -16,6 +16,16 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     let k = hmac::Key::new(hmac::HMAC_SHA256, key);
     let tag = hmac::sign(&k, data);
     let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// HMAC-SHA-1 of `data` under `key`. Only for protocols that mandate it (RFC 6238 TOTP,
+/// as AWS virtual MFA devices use); never for anything new.
+pub fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
+    let k = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key);
+    let tag = hmac::sign(&k, data);
+    let mut out = [0u8; 20];
     out.copy_from_slice(tag.as_ref());
     out
 }
@@ -88,6 +98,14 @@ mod tests {
     fn hmac_sha256_matches_rfc_4231_case_2() {
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
         let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, expected);
+    }
+
+    #[test]
+    fn hmac_sha1_matches_rfc_2202_case_2() {
+        let mac = hmac_sha1(b"Jefe", b"what do ya want for nothing?");
+        let expected = "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79";
         let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, expected);
     }

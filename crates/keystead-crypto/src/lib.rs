@@ -6,7 +6,7 @@
 //!   secrets (secret access keys) with [`RootKey::seal_secret`].
 //! - [`ciphertext`] is the blob that KMS `Encrypt` returns and `Decrypt` accepts.
 //! - [`random_bytes`] and [`random_array`] are the workspace's only source of randomness.
-//! - [`digest`] holds SHA-256, HMAC-SHA-256 and constant-time comparison for protocols.
+//! - [`digest`] holds SHA-256, HMAC-SHA-256, HMAC-SHA-1 (TOTP) and constant-time comparison for protocols.
 //! - [`signing`] holds the Ed25519 [`SigningKey`] that signs the audit trail's digests.
 //!
 //! The byte formats are specified in `docs/design/ciphertext-format.md`.

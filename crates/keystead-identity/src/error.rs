@@ -26,6 +26,9 @@ pub enum Error {
     /// The caller's policies do not allow the action (`AccessDenied`, 403).
     #[error("{0}")]
     AccessDenied(String),
+    /// An MFA code is not valid for the device (`InvalidAuthenticationCode`, 403).
+    #[error("{0}")]
+    InvalidAuthenticationCode(String),
     /// Randomness or sealing failed.
     #[error(transparent)]
     Crypto(#[from] keystead_crypto::Error),

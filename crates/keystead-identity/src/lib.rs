@@ -1,5 +1,5 @@
-//! IAM identities: the users and roles of each account, their access keys and their inline
-//! policies.
+//! IAM identities: the users and roles of each account, their access keys, their inline
+//! policies and their virtual MFA devices ([`totp`] holds the RFC 6238 codes).
 //!
 //! Like the KMS service, all state lives in memory and is served from there; the [`Store`] is
 //! the durable copy. Every change is written to the store first and published in memory only
@@ -24,10 +24,13 @@ use keystead_types::{AccountId, Caller, CallerUser, Clock, UnixMillis, user_arn}
 use zeroize::Zeroizing;
 
 mod error;
+mod mfa;
 mod roles;
 mod sts;
+pub mod totp;
 
 pub use error::Error;
+pub use mfa::{CreatedMfaDevice, MFA_SEED_LEN, MfaDeviceInfo, mfa_device_arn};
 pub use roles::{NewRole, ROLE_MAX_SESSION_DURATION, Role, role_arn};
 pub use sts::{
     ASSUME_ROLE_DURATION, AssumeRole, CreatedSession, GET_SESSION_TOKEN_DURATION,
@@ -83,6 +86,8 @@ struct State {
     access_keys: BTreeMap<String, KeyEntry>,
     /// Roles, by account and lower-cased name.
     roles: BTreeMap<UserKey, Arc<roles::RoleEntry>>,
+    /// Virtual MFA devices, by serial number.
+    mfa_devices: BTreeMap<String, keystead_store::MfaDeviceRecord>,
 }
 
 /// A user's public description.
@@ -201,6 +206,11 @@ impl IdentityService {
             );
         }
         roles::load_roles(snapshot, &mut state)?;
+        for device in &snapshot.mfa_devices {
+            state
+                .mfa_devices
+                .insert(device.serial_number.clone(), device.clone());
+        }
         Ok(Self {
             state: RwLock::new(state),
             writer: tokio::sync::Mutex::new(()),
@@ -400,9 +410,11 @@ impl IdentityService {
             .access_keys
             .values()
             .any(|k| owned_by(k, &entry.record));
-        if has_keys || !entry.policies.is_empty() {
+        let has_mfa = self.has_enabled_mfa(&caller.account_id, Some(&entry.record.user_name));
+        if has_keys || has_mfa || !entry.policies.is_empty() {
             return Err(Error::DeleteConflict(
-                "Cannot delete entity, must delete access keys and policies first.".to_owned(),
+                "Cannot delete entity, must delete access keys, MFA devices and policies first."
+                    .to_owned(),
             ));
         }
         self.store

@@ -223,16 +223,20 @@ impl IdentityService {
             },
             account,
             duration,
+            None,
         )
         .await
     }
 
-    /// STS GetSessionToken (without MFA): temporary credentials for the caller itself, with the
-    /// same identity policies. Not callable with temporary credentials, as AWS.
+    /// STS GetSessionToken: temporary credentials for the caller itself, with the same identity
+    /// policies. Not callable with temporary credentials, as AWS. With `mfa` (`SerialNumber`,
+    /// `TokenCode`) the code must be valid for that device enabled for the caller, and the
+    /// session is MFA-authenticated.
     pub async fn get_session_token(
         &self,
         caller: &Caller,
         duration_seconds: Option<i32>,
+        mfa: Option<(&str, &str)>,
     ) -> Result<CreatedSession, Error> {
         if is_session(caller) {
             return Err(Error::AccessDenied(
@@ -257,8 +261,19 @@ impl IdentityService {
             ),
         };
         let duration = duration(duration_seconds, min, max, default)?;
-        self.create_session(principal, caller.account_id.clone(), duration)
-            .await
+        let mfa_authenticated_at = match mfa {
+            Some((serial_number, code)) => {
+                Some(self.verify_mfa_code(caller, serial_number, code)?)
+            }
+            None => None,
+        };
+        self.create_session(
+            principal,
+            caller.account_id.clone(),
+            duration,
+            mfa_authenticated_at,
+        )
+        .await
     }
 
     /// Issues temporary credentials acting as `principal` in `account_id`, and stores them.
@@ -267,6 +282,7 @@ impl IdentityService {
         principal: SessionPrincipal,
         account_id: keystead_types::AccountId,
         duration_seconds: u32,
+        mfa_authenticated_at: Option<UnixMillis>,
     ) -> Result<CreatedSession, Error> {
         let access_key_id = random_id("ASIA")?;
         let (_, secret) = crate::new_access_key()?;
@@ -285,6 +301,7 @@ impl IdentityService {
             principal,
             created_at: now,
             expiration: UnixMillis(now.0 + i64::from(duration_seconds) * 1000),
+            mfa_authenticated_at,
         };
         self.store.create_session(&record).await?;
         Ok(CreatedSession {

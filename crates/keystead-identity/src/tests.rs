@@ -37,6 +37,7 @@ fn root() -> Caller {
         access_key_id: "AKIAROOT".to_owned(),
         user: None,
         role_session: None,
+        mfa_authenticated_at: None,
     }
 }
 
@@ -377,4 +378,175 @@ async fn roles_refuse_bad_trust_policies_and_deletion_with_policies() {
         .await
         .expect("delete policy");
     service.delete_role(&root(), "r").await.expect("delete");
+}
+
+fn current_step() -> u64 {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    totp::totp_step(seconds)
+}
+
+#[tokio::test]
+async fn a_virtual_mfa_seed_is_stored_sealed_and_shown_once_in_base32() {
+    let dir = tempfile::tempdir().expect("temp");
+    let service = open(&dir).await;
+    let created = service
+        .create_virtual_mfa_device(&root(), "phone", None)
+        .await
+        .expect("create device");
+    assert_eq!(
+        created.record.serial_number,
+        "arn:aws:iam::111122223333:mfa/phone"
+    );
+    assert_eq!(created.base32_seed.len(), 32);
+    let seed = service
+        .root_key
+        .unseal_secret(
+            &created.record.sealed_seed,
+            created.record.serial_number.as_bytes(),
+        )
+        .expect("unseal");
+    assert_eq!(seed.len(), MFA_SEED_LEN);
+    assert_eq!(totp::base32_encode(&seed), *created.base32_seed);
+    assert!(
+        !created
+            .record
+            .sealed_seed
+            .windows(seed.len())
+            .any(|w| w == seed.as_slice()),
+        "the stored seed must not contain the plaintext seed"
+    );
+    assert!(matches!(
+        service
+            .create_virtual_mfa_device(&root(), "PHONE", None)
+            .await,
+        Err(Error::EntityAlreadyExists(_))
+    ));
+}
+
+#[tokio::test]
+async fn enabling_needs_two_consecutive_codes_and_survives_a_reopen() {
+    let dir = tempfile::tempdir().expect("temp");
+    let service = open(&dir).await;
+    service
+        .create_user(&root(), "bob", None, Vec::new())
+        .await
+        .expect("user");
+    let created = service
+        .create_virtual_mfa_device(&root(), "bobs-phone", Some("/team/"))
+        .await
+        .expect("create device");
+    let serial = created.record.serial_number.clone();
+    let seed = service
+        .root_key
+        .unseal_secret(&created.record.sealed_seed, serial.as_bytes())
+        .expect("unseal");
+    let step = current_step();
+    let code = |s: u64| totp::totp_code_at_step(&seed, s);
+    for (first, second) in [
+        (code(step), code(step - 1)),
+        (code(step), code(step)),
+        (code(step - 1), code(step + 1)),
+        (code(step - 10), code(step - 9)),
+        ("000000".to_owned(), "000000".to_owned()),
+    ] {
+        assert!(
+            matches!(
+                service
+                    .enable_mfa_device(&root(), Some("bob"), &serial, &first, &second)
+                    .await,
+                Err(Error::InvalidAuthenticationCode(_))
+            ),
+            "{first} {second}"
+        );
+    }
+    assert!(
+        service
+            .list_mfa_devices(&root(), Some("bob"))
+            .expect("list")
+            .is_empty()
+    );
+    service
+        .enable_mfa_device(&root(), Some("bob"), &serial, &code(step - 1), &code(step))
+        .await
+        .expect("enable");
+    assert!(matches!(
+        service.delete_virtual_mfa_device(&root(), &serial).await,
+        Err(Error::DeleteConflict(_))
+    ));
+    drop(service);
+
+    let service = open(&dir).await;
+    let listed = service
+        .list_mfa_devices(&root(), Some("bob"))
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].serial_number, serial);
+    assert_eq!(listed[0].user_name.as_deref(), Some("bob"));
+    service
+        .deactivate_mfa_device(&root(), Some("bob"), &serial)
+        .await
+        .expect("deactivate");
+    service
+        .delete_virtual_mfa_device(&root(), &serial)
+        .await
+        .expect("delete");
+    assert!(matches!(
+        service.delete_virtual_mfa_device(&root(), &serial).await,
+        Err(Error::NoSuchEntity(_))
+    ));
+}
+
+#[tokio::test]
+async fn get_session_token_with_mfa_needs_a_current_code_of_the_callers_device() {
+    let dir = tempfile::tempdir().expect("temp");
+    let service = open(&dir).await;
+    let created = service
+        .create_virtual_mfa_device(&root(), "root-phone", None)
+        .await
+        .expect("create device");
+    let serial = created.record.serial_number.clone();
+    let seed = service
+        .root_key
+        .unseal_secret(&created.record.sealed_seed, serial.as_bytes())
+        .expect("unseal");
+    let step = current_step();
+    let code = |s: u64| totp::totp_code_at_step(&seed, s);
+    let denied = |r: Result<CreatedSession, Error>| matches!(r, Err(Error::AccessDenied(m)) if m.contains("invalid MFA one time pass code"));
+    // Not enabled yet.
+    assert!(denied(
+        service
+            .get_session_token(&root(), None, Some((&serial, &code(step))))
+            .await
+    ));
+    service
+        .enable_mfa_device(&root(), None, &serial, &code(step - 1), &code(step))
+        .await
+        .expect("enable");
+    assert!(denied(
+        service
+            .get_session_token(&root(), None, Some((&serial, &code(step + 5))))
+            .await
+    ));
+    assert!(denied(
+        service
+            .get_session_token(
+                &root(),
+                None,
+                Some(("arn:aws:iam::111122223333:mfa/x", "1"))
+            )
+            .await
+    ));
+    let plain = service
+        .get_session_token(&root(), None, None)
+        .await
+        .expect("session without MFA");
+    assert_eq!(plain.record.mfa_authenticated_at, None);
+    let session = service
+        .get_session_token(&root(), None, Some((&serial, &code(step))))
+        .await
+        .expect("session with MFA");
+    assert!(session.record.mfa_authenticated_at.is_some());
 }

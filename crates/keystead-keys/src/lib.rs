@@ -359,9 +359,22 @@ impl KeyService {
                 .unwrap_or_else(|_| keystead_authz::Principal::anonymous()),
             (None, None) => keystead_authz::Principal::root(&caller.account_id),
         };
-        keystead_authz::RequestContext::new(principal, action, key_arn, key_account.clone())
-            .with_current_time(self.now())
-            .with_value("aws:RequestedRegion", caller.region.as_str())
+        let now = self.now();
+        let ctx =
+            keystead_authz::RequestContext::new(principal, action, key_arn, key_account.clone())
+                .with_current_time(now)
+                .with_value("aws:RequestedRegion", caller.region.as_str());
+        // Long-term keys carry no MFA keys at all; sessions say whether MFA was used, and when.
+        if !caller.uses_temporary_credentials() {
+            return ctx;
+        }
+        match caller.mfa_authenticated_at {
+            Some(at) => {
+                let age = u64::try_from(now.0.saturating_sub(at.0) / 1000).unwrap_or(0);
+                ctx.with_mfa(true, Some(age))
+            }
+            None => ctx.with_mfa(false, None),
+        }
     }
 
     /// Applies `change` to the key named by `reference` (a key id or key ARN), persists the

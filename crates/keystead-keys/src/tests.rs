@@ -45,6 +45,7 @@ fn caller(account: &str) -> Caller {
         access_key_id: "AKIAEXAMPLE".to_owned(),
         user: None,
         role_session: None,
+        mfa_authenticated_at: None,
     }
 }
 

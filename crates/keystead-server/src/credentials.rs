@@ -35,6 +35,8 @@ struct Session {
     expiration: UnixMillis,
     /// The role session the credentials act as, if they came from AssumeRole.
     role_session: Option<CallerRoleSession>,
+    /// When the session's creator authenticated with MFA, if it did.
+    mfa_authenticated_at: Option<UnixMillis>,
 }
 
 /// Every access key of the deployment, by access key id.
@@ -150,13 +152,13 @@ impl Credentials {
         let signed = keystead_sigv4::parse(parts).map_err(sigv4_error)?;
         let access_key_id = signed.access_key_id().to_owned();
         let by_id = self.by_id.read().unwrap_or_else(|p| p.into_inner());
-        let (account_id, user, role_session, verified) =
+        let (account_id, user, (role_session, mfa_authenticated_at), verified) =
             match by_id.get(&access_key_id).filter(|c| c.active) {
                 Some(credential) => {
                     let role_session = match &credential.session {
                         // Permanent keys never come with a session token.
                         None if signed.session_token().is_some() => return Err(invalid_token()),
-                        None => None,
+                        None => (None, None),
                         Some(session) => {
                             let presented = signed.session_token().unwrap_or_default();
                             if !constant_time_eq(presented.as_bytes(), session.token.as_bytes()) {
@@ -169,7 +171,7 @@ impl Credentials {
                                     "The security token included in the request is expired",
                                 ));
                             }
-                            session.role_session.clone()
+                            (session.role_session.clone(), session.mfa_authenticated_at)
                         }
                     };
                     let verified = signed.verify_with_cache(
@@ -199,7 +201,7 @@ impl Credentials {
                         .parse()
                         .unwrap_or_else(|_| AccountId::dev_default()),
                     None,
-                    None,
+                    (None, None),
                     signed.insecure_accept_unverified(),
                 ),
                 None => return Err(invalid_token()),
@@ -217,6 +219,7 @@ impl Credentials {
             access_key_id,
             user,
             role_session,
+            mfa_authenticated_at,
         })
     }
 }
@@ -235,6 +238,7 @@ fn session_credential(
             token: secrets.session_token,
             expiration: record.expiration,
             role_session,
+            mfa_authenticated_at: record.mfa_authenticated_at,
         }),
     }
 }

@@ -2,7 +2,8 @@
 //! requests, XML responses and XML errors, as botocore and the aws CLI speak them.
 //!
 //! STS serves `GetCallerIdentity`, `AssumeRole` and `GetSessionToken`; IAM serves users,
-//! roles, access keys and inline user and role policies (see [`iam_dispatch`]). Every other action answers `InvalidAction` naming it, so a client
+//! roles, access keys, inline user and role policies and virtual MFA devices (see
+//! [`iam_dispatch`]). Every other action answers `InvalidAction` naming it, so a client
 //! learns at once what keystead cannot do yet.
 
 use keystead_identity::{Error as IdentityError, Identity};
@@ -310,6 +311,91 @@ async fn iam_dispatch(
                 .map_err(iam_error)?;
             empty()
         }
+        Op::CreateVirtualMFADevice => {
+            let r: iam::CreateVirtualMFADeviceRequest = parse_query_request(params)?;
+            let created = identity
+                .create_virtual_mfa_device(
+                    caller,
+                    &r.virtual_mfa_device_name.unwrap_or_default(),
+                    r.path.as_deref(),
+                )
+                .await
+                .map_err(iam_error)?;
+            // The seed is returned as a blob of its Base32 text, as AWS does. No QR code PNG.
+            let seed = zeroize::Zeroizing::new(created.base32_seed.as_bytes().to_vec());
+            xml(
+                op,
+                request_id,
+                &iam::CreateVirtualMFADeviceResponse {
+                    virtual_mfa_device: Some(iam::VirtualMFADevice {
+                        serial_number: Some(created.record.serial_number.clone()),
+                        base32_string_seed: Some(keystead_wire::SensitiveBlob::new(seed)),
+                        ..Default::default()
+                    }),
+                },
+            )
+        }
+        Op::EnableMFADevice => {
+            let r: iam::EnableMFADeviceRequest = parse_query_request(params)?;
+            identity
+                .enable_mfa_device(
+                    caller,
+                    r.user_name.as_deref(),
+                    r.serial_number.as_deref().unwrap_or_default(),
+                    r.authentication_code1.as_deref().unwrap_or_default(),
+                    r.authentication_code2.as_deref().unwrap_or_default(),
+                )
+                .await
+                .map_err(iam_error)?;
+            empty()
+        }
+        Op::ListMFADevices => {
+            let r: iam::ListMFADevicesRequest = parse_query_request(params)?;
+            let devices = identity
+                .list_mfa_devices(caller, r.user_name.as_deref())
+                .map_err(iam_error)?;
+            xml(
+                op,
+                request_id,
+                &iam::ListMFADevicesResponse {
+                    is_truncated: Some(false),
+                    marker: None,
+                    mfa_devices: Some(
+                        devices
+                            .into_iter()
+                            .map(|d| iam::MFADevice {
+                                enable_date: Some(Timestamp::from_epoch_millis(d.enabled_at.0)),
+                                serial_number: Some(d.serial_number),
+                                // The root user's devices are listed under the account id.
+                                user_name: Some(
+                                    d.user_name.unwrap_or_else(|| caller.account_id.to_string()),
+                                ),
+                            })
+                            .collect(),
+                    ),
+                },
+            )
+        }
+        Op::DeactivateMFADevice => {
+            let r: iam::DeactivateMFADeviceRequest = parse_query_request(params)?;
+            identity
+                .deactivate_mfa_device(
+                    caller,
+                    r.user_name.as_deref(),
+                    r.serial_number.as_deref().unwrap_or_default(),
+                )
+                .await
+                .map_err(iam_error)?;
+            empty()
+        }
+        Op::DeleteVirtualMFADevice => {
+            let r: iam::DeleteVirtualMFADeviceRequest = parse_query_request(params)?;
+            identity
+                .delete_virtual_mfa_device(caller, r.serial_number.as_deref().unwrap_or_default())
+                .await
+                .map_err(iam_error)?;
+            empty()
+        }
         Op::CreateRole => {
             let r: iam::CreateRoleRequest = parse_query_request(params)?;
             let role = identity
@@ -542,6 +628,7 @@ fn iam_error(e: IdentityError) -> QueryError {
         IdentityError::LimitExceeded(_) => C::LimitExceededException,
         IdentityError::Validation(_) => C::ValidationError,
         IdentityError::AccessDenied(_) => C::AccessDenied,
+        IdentityError::InvalidAuthenticationCode(_) => C::InvalidAuthenticationCodeException,
         IdentityError::Crypto(_) | IdentityError::Store(_) | IdentityError::Corrupt(_) => {
             tracing::error!(error = %e, "IAM request failed");
             return C::ServiceFailureException
@@ -586,7 +673,11 @@ async fn sts_session(
         let r: sts::GetSessionTokenRequest = parse_query_request(params)?;
         let created = app
             .identity
-            .get_session_token(caller, r.duration_seconds)
+            .get_session_token(
+                caller,
+                r.duration_seconds,
+                r.serial_number.as_deref().zip(r.token_code.as_deref()),
+            )
             .await
             .map_err(sts_error)?;
         (created, None)
@@ -627,7 +718,9 @@ async fn sts_session(
 fn sts_error(e: IdentityError) -> QueryError {
     use sts::ErrorCode as C;
     let code = match &e {
-        IdentityError::AccessDenied(_) | IdentityError::NoSuchEntity(_) => C::AccessDenied,
+        IdentityError::AccessDenied(_)
+        | IdentityError::NoSuchEntity(_)
+        | IdentityError::InvalidAuthenticationCode(_) => C::AccessDenied,
         IdentityError::MalformedPolicyDocument(_) => C::MalformedPolicyDocumentException,
         IdentityError::LimitExceeded(_) => C::PackedPolicyTooLargeException,
         IdentityError::Validation(_) => C::ValidationError,

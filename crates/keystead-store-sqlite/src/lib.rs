@@ -21,8 +21,9 @@ use async_trait::async_trait;
 use keystead_store::persist::{self, StoredRow};
 use keystead_store::{
     AccessKeyRecord, AccessKeyUserRecord, AccountRecord, AliasRecord, Error, GrantRecord,
-    KeyRecord, KeyVersionRecord, RolePolicyRecord, RoleRecord, SessionRecord, Snapshot, Store,
-    UserPolicyRecord, UserRecord, alias_id, key_version_id, user_id_for_errors, what,
+    KeyRecord, KeyVersionRecord, MfaDeviceRecord, RolePolicyRecord, RoleRecord, SessionRecord,
+    Snapshot, Store, UserPolicyRecord, UserRecord, alias_id, key_version_id, user_id_for_errors,
+    what,
 };
 use keystead_types::{AccountId, KeyId, Region, UnixMillis};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
@@ -115,6 +116,7 @@ impl Store for SqliteStore {
                 roles: load_roles(&tx)?,
                 role_policies: load_role_policies(&tx)?,
                 sessions: load_sessions(&tx)?,
+                mfa_devices: load_mfa_devices(&tx)?,
             };
             tx.commit().map_err(unavailable)?;
             Ok(snapshot)
@@ -852,6 +854,54 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn put_mfa_device(&self, device: &MfaDeviceRecord) -> Result<(), Error> {
+        let device = device.clone();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            tx.execute(
+                "INSERT INTO mfa_devices
+                     (serial_number, account_id, sealed_seed, schema_version, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (serial_number) DO UPDATE SET
+                     account_id = excluded.account_id,
+                     sealed_seed = excluded.sealed_seed,
+                     schema_version = excluded.schema_version,
+                     record = excluded.record",
+                params![
+                    device.serial_number,
+                    device.account_id.as_str(),
+                    device.sealed_seed,
+                    persist::SCHEMA_VERSION,
+                    persist::encode_mfa_device(&device),
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_mfa_device(&self, serial_number: &str) -> Result<(), Error> {
+        let serial_number = serial_number.to_owned();
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM mfa_devices WHERE serial_number = ?1",
+                    params![serial_number],
+                )
+                .map_err(unavailable)?;
+            if deleted == 0 {
+                return Err(Error::NotFound {
+                    what: what::MFA_DEVICE,
+                    id: serial_number,
+                });
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
     async fn metadata(&self, name: &str) -> Result<Option<String>, Error> {
         let name = name.to_owned();
         self.with_conn(move |conn| {
@@ -1136,6 +1186,15 @@ fn load_sessions(tx: &Transaction<'_>) -> Result<Vec<SessionRecord>, Error> {
         "SELECT access_key_id, schema_version, record, sealed_credentials FROM sessions
          ORDER BY access_key_id",
         |stored, row| persist::decode_session(stored, row.get(3).map_err(unavailable)?),
+    )
+}
+
+fn load_mfa_devices(tx: &Transaction<'_>) -> Result<Vec<MfaDeviceRecord>, Error> {
+    load_rows(
+        tx,
+        "SELECT serial_number, schema_version, record, sealed_seed FROM mfa_devices
+         ORDER BY serial_number",
+        |stored, row| persist::decode_mfa_device(stored, row.get(3).map_err(unavailable)?),
     )
 }
 

@@ -368,5 +368,14 @@ fn sql(migration: Migration) -> &'static str {
              ) STRICT;
              CREATE INDEX sessions_by_expiration ON sessions (expiration);"
         }
+        Migration::MfaDevices => {
+            "CREATE TABLE mfa_devices (
+                 serial_number TEXT PRIMARY KEY NOT NULL,
+                 account_id TEXT NOT NULL,
+                 sealed_seed BLOB NOT NULL,
+                 schema_version INTEGER NOT NULL,
+                 record TEXT NOT NULL
+             ) STRICT;"
+        }
     }
 }

@@ -50,6 +50,7 @@ where
     concurrent_writers(&store).await;
     users_policies_and_user_access_keys(&store).await;
     roles_and_role_policies(&store).await;
+    mfa_devices(&store).await;
 
     let before = load(&store, "loading before reopening").await;
     drop(store);
@@ -1237,9 +1238,13 @@ async fn roles_and_role_policies(store: &Arc<dyn Store>) {
         },
         created_at: UnixMillis(1_700_000_000_000),
         expiration: UnixMillis(expiration),
+        mfa_authenticated_at: None,
     };
     let expired = session("ASIAEXPIREDEXAMPLE01", 1_700_000_900_000);
-    let live = session("ASIALIVEEXAMPLEXAM02", 1_700_003_600_000);
+    let live = crate::SessionRecord {
+        mfa_authenticated_at: Some(UnixMillis(1_700_000_000_500)),
+        ..session("ASIALIVEEXAMPLEXAM02", 1_700_003_600_000)
+    };
     for s in [&expired, &live] {
         store
             .create_session(s)
@@ -1281,6 +1286,65 @@ async fn roles_and_role_policies(store: &Arc<dyn Store>) {
         .put_role_policy(&policy)
         .await
         .expect("conformance: put role policy again");
+}
+
+async fn mfa_devices(store: &Arc<dyn Store>) {
+    let account = AccountId::dev_default();
+    let device = |name: &str| crate::MfaDeviceRecord {
+        serial_number: format!("arn:aws:iam::{account}:mfa/{name}"),
+        account_id: account.clone(),
+        device_name: name.to_owned(),
+        path: "/".to_owned(),
+        sealed_seed: vec![9; 56],
+        created_at: UnixMillis(1_700_000_000_000),
+        enabled: None,
+    };
+    let phone = device("phone");
+    let mut token = device("token");
+    for d in [&token, &phone] {
+        store
+            .put_mfa_device(d)
+            .await
+            .expect("conformance: put_mfa_device");
+    }
+    let snapshot = load(store, "loading MFA devices").await;
+    assert_eq!(
+        snapshot.mfa_devices,
+        vec![phone.clone(), token.clone()],
+        "conformance: MFA devices load by serial number, sealed seeds included"
+    );
+    token.enabled = Some(crate::MfaEnablement {
+        user_name: Some("alice".to_owned()),
+        enabled_at: UnixMillis(1_700_000_060_000),
+    });
+    store
+        .put_mfa_device(&token)
+        .await
+        .expect("conformance: put_mfa_device replacing");
+    let snapshot = load(store, "loading an enabled MFA device").await;
+    assert_eq!(
+        snapshot.mfa_devices,
+        vec![phone.clone(), token.clone()],
+        "conformance: put_mfa_device replaces the device with its serial number"
+    );
+    store
+        .delete_mfa_device(&phone.serial_number)
+        .await
+        .expect("conformance: delete_mfa_device");
+    assert!(
+        matches!(
+            store.delete_mfa_device(&phone.serial_number).await,
+            Err(Error::NotFound { what, .. }) if what == crate::what::MFA_DEVICE
+        ),
+        "conformance: deleting a missing MFA device must be NotFound"
+    );
+    let snapshot = load(store, "loading MFA devices after deleting").await;
+    // Leave the enabled device, so that reopening checks it too.
+    assert_eq!(
+        snapshot.mfa_devices,
+        vec![token],
+        "conformance: a deleted MFA device is gone"
+    );
 }
 
 async fn load(store: &Arc<dyn Store>, step: &str) -> Snapshot {

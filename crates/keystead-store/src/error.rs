@@ -77,6 +77,8 @@ pub mod what {
     pub const ROLE_POLICY: &str = "role policy";
     /// A [`crate::SessionRecord`].
     pub const SESSION: &str = "session";
+    /// A virtual MFA device.
+    pub const MFA_DEVICE: &str = "MFA device";
     /// A metadata entry.
     pub const METADATA: &str = "metadata";
 }

@@ -25,9 +25,9 @@ use keystead_types::{AccountId, KeyId, Region, UnixMillis};
 pub use error::{Error, what};
 pub use records::{
     AccessKeyRecord, AccessKeyStatus, AccessKeyUserRecord, AccountRecord, AliasRecord,
-    GrantConstraint, GrantRecord, KeyRecord, KeyVersionRecord, RolePolicyRecord, RoleRecord,
-    RotationSchedule, RotationType, SessionPrincipal, SessionRecord, Snapshot, Tag,
-    UserPolicyRecord, UserRecord,
+    GrantConstraint, GrantRecord, KeyRecord, KeyVersionRecord, MfaDeviceRecord, MfaEnablement,
+    RolePolicyRecord, RoleRecord, RotationSchedule, RotationType, SessionPrincipal, SessionRecord,
+    Snapshot, Tag, UserPolicyRecord, UserRecord,
 };
 
 /// A durable store of keystead's state, used as `Arc<dyn Store>`.
@@ -200,6 +200,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes every session whose expiration is at or before `now`; returns how many.
     async fn delete_expired_sessions(&self, now: UnixMillis) -> Result<u64, Error>;
+
+    /// Stores a virtual MFA device, or replaces the one with its serial number.
+    async fn put_mfa_device(&self, device: &MfaDeviceRecord) -> Result<(), Error>;
+
+    /// Deletes a virtual MFA device.
+    ///
+    /// [`Error::NotFound`] if there is none with this serial number.
+    async fn delete_mfa_device(&self, serial_number: &str) -> Result<(), Error>;
 
     /// A small deployment fact stored by name (the root key's fingerprint, say), or `None`.
     async fn metadata(&self, name: &str) -> Result<Option<String>, Error>;

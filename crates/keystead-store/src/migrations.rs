@@ -17,15 +17,18 @@ pub enum Migration {
     Iam,
     /// IAM roles, their inline policies, and STS sessions.
     Roles,
+    /// Virtual MFA devices, their sealed seeds and whom they are enabled for.
+    MfaDevices,
 }
 
 impl Migration {
     /// Every migration, in the order it must be applied.
-    pub const ALL: [Migration; 4] = [
+    pub const ALL: [Migration; 5] = [
         Migration::Initial,
         Migration::Grants,
         Migration::Iam,
         Migration::Roles,
+        Migration::MfaDevices,
     ];
 
     /// The number recorded in the `migrations` table; strictly increasing along [`Self::ALL`].
@@ -35,6 +38,7 @@ impl Migration {
             Self::Grants => 2,
             Self::Iam => 3,
             Self::Roles => 4,
+            Self::MfaDevices => 5,
         }
     }
 
@@ -45,6 +49,7 @@ impl Migration {
             Self::Grants => "grants",
             Self::Iam => "iam",
             Self::Roles => "roles",
+            Self::MfaDevices => "mfa_devices",
         }
     }
 }

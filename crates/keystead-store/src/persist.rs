@@ -14,7 +14,7 @@
 use crate::error::{Error, what};
 use crate::records::{
     AccessKeyRecord, AccountRecord, AliasRecord, GrantRecord, KeyRecord, KeyVersionRecord,
-    RolePolicyRecord, RoleRecord, SessionRecord, UserPolicyRecord, UserRecord,
+    MfaDeviceRecord, RolePolicyRecord, RoleRecord, SessionRecord, UserPolicyRecord, UserRecord,
 };
 
 /// The schema version `encode_*` writes.
@@ -185,6 +185,22 @@ pub fn decode_session(
             from_json::<v1::Session>(what::SESSION, row).map(|r| r.into_record(sealed_credentials))
         }
         other => Err(unknown_version(what::SESSION, row.id, other)),
+    }
+}
+
+/// The JSON for a virtual MFA device row; `sealed_seed` is not in it and goes in a binary column.
+pub fn encode_mfa_device(record: &MfaDeviceRecord) -> String {
+    to_json(&v1::MfaDevice::from(record))
+}
+
+/// Decodes a virtual MFA device row, given its sealed seed read from the binary column.
+pub fn decode_mfa_device(
+    row: StoredRow<'_>,
+    sealed_seed: Vec<u8>,
+) -> Result<MfaDeviceRecord, Error> {
+    match row.schema_version {
+        1 => from_json::<v1::MfaDevice>(what::MFA_DEVICE, row).map(|r| r.into_record(sealed_seed)),
+        other => Err(unknown_version(what::MFA_DEVICE, row.id, other)),
     }
 }
 
@@ -485,6 +501,10 @@ mod v1 {
         principal: SessionPrincipal,
         created_at: i64,
         expiration: i64,
+        // Added with migration 5 (which older keysteads refuse): absent in older rows, and
+        // left out for sessions without MFA so that their rows are unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mfa_authenticated_at: Option<i64>,
     }
 
     impl From<&records::SessionRecord> for Session {
@@ -518,6 +538,58 @@ mod v1 {
                 },
                 created_at: r.created_at.0,
                 expiration: r.expiration.0,
+                mfa_authenticated_at: r.mfa_authenticated_at.map(|t| t.0),
+            }
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct MfaDevice {
+        serial_number: String,
+        account_id: AccountId,
+        device_name: String,
+        path: String,
+        created_at: i64,
+        enabled: Option<MfaEnablement>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct MfaEnablement {
+        user_name: Option<String>,
+        enabled_at: i64,
+    }
+
+    impl From<&records::MfaDeviceRecord> for MfaDevice {
+        fn from(r: &records::MfaDeviceRecord) -> Self {
+            Self {
+                serial_number: r.serial_number.clone(),
+                account_id: r.account_id.clone(),
+                device_name: r.device_name.clone(),
+                path: r.path.clone(),
+                created_at: r.created_at.0,
+                enabled: r.enabled.as_ref().map(|e| MfaEnablement {
+                    user_name: e.user_name.clone(),
+                    enabled_at: e.enabled_at.0,
+                }),
+            }
+        }
+    }
+
+    impl MfaDevice {
+        pub(super) fn into_record(self, sealed_seed: Vec<u8>) -> records::MfaDeviceRecord {
+            records::MfaDeviceRecord {
+                serial_number: self.serial_number,
+                account_id: self.account_id,
+                device_name: self.device_name,
+                path: self.path,
+                sealed_seed,
+                created_at: UnixMillis(self.created_at),
+                enabled: self.enabled.map(|e| records::MfaEnablement {
+                    user_name: e.user_name,
+                    enabled_at: UnixMillis(e.enabled_at),
+                }),
             }
         }
     }
@@ -554,6 +626,7 @@ mod v1 {
                 },
                 created_at: UnixMillis(self.created_at),
                 expiration: UnixMillis(self.expiration),
+                mfa_authenticated_at: self.mfa_authenticated_at.map(UnixMillis),
             }
         }
     }

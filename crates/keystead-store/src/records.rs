@@ -123,6 +123,48 @@ pub struct RolePolicyRecord {
     pub document: String,
 }
 
+/// A virtual MFA device: a TOTP seed, sealed under the root key, and whom it is enabled for.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct MfaDeviceRecord {
+    /// `arn:aws:iam::ACCOUNT:mfa{path}{name}`; unique.
+    pub serial_number: String,
+    /// The account the device belongs to.
+    pub account_id: AccountId,
+    /// The device name.
+    pub device_name: String,
+    /// The device path.
+    pub path: String,
+    /// The 20-byte seed, sealed under the root key (associated data: the serial number).
+    pub sealed_seed: Vec<u8>,
+    /// When the device was created.
+    pub created_at: UnixMillis,
+    /// Whom the device is enabled for; `None` while it is not enabled.
+    pub enabled: Option<MfaEnablement>,
+}
+
+/// The user a virtual MFA device is enabled for, and since when.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MfaEnablement {
+    /// The IAM user's name; `None` for the account's root user.
+    pub user_name: Option<String>,
+    /// When it was enabled.
+    pub enabled_at: UnixMillis,
+}
+
+impl fmt::Debug for MfaDeviceRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MfaDeviceRecord")
+            .field("serial_number", &self.serial_number)
+            .field("account_id", &self.account_id)
+            .field("device_name", &self.device_name)
+            .field("path", &self.path)
+            .field("sealed_seed", &SealedLen(self.sealed_seed.len()))
+            .field("created_at", &self.created_at)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
 /// Whom an STS session's temporary credentials act as.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub enum SessionPrincipal {
@@ -166,6 +208,9 @@ pub struct SessionRecord {
     pub created_at: UnixMillis,
     /// When the credentials stop working.
     pub expiration: UnixMillis,
+    /// When the caller authenticated with an MFA code to get the session (`GetSessionToken`
+    /// with `SerialNumber` and `TokenCode`); `None` for sessions without MFA.
+    pub mfa_authenticated_at: Option<UnixMillis>,
 }
 
 impl fmt::Debug for SessionRecord {
@@ -180,6 +225,7 @@ impl fmt::Debug for SessionRecord {
             .field("principal", &self.principal)
             .field("created_at", &self.created_at)
             .field("expiration", &self.expiration)
+            .field("mfa_authenticated_at", &self.mfa_authenticated_at)
             .finish()
     }
 }
@@ -356,7 +402,8 @@ pub struct GrantRecord {
 /// - `user_policies` by `account_id`, then `user_name`, then `policy_name`;
 /// - `roles` by `account_id`, then `role_name`;
 /// - `role_policies` by `account_id`, then `role_name`, then `policy_name`;
-/// - `sessions` by `access_key_id`.
+/// - `sessions` by `access_key_id`;
+/// - `mfa_devices` by `serial_number`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
     /// Every account.
@@ -389,6 +436,9 @@ pub struct Snapshot {
     /// Every STS session not yet deleted (expired ones included until pruned).
     #[serde(default)]
     pub sessions: Vec<SessionRecord>,
+    /// Every virtual MFA device.
+    #[serde(default)]
+    pub mfa_devices: Vec<MfaDeviceRecord>,
 }
 
 /// Prints `<N sealed bytes>` in place of sealed bytes.

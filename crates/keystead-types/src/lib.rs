@@ -281,6 +281,9 @@ pub struct Caller {
     /// The role session whose temporary credentials signed the request (STS `AssumeRole`);
     /// when set, the caller is that session, not a user or the root user.
     pub role_session: Option<CallerRoleSession>,
+    /// When the caller authenticated with MFA, for temporary credentials from
+    /// `GetSessionToken` with an MFA code; `None` otherwise.
+    pub mfa_authenticated_at: Option<UnixMillis>,
 }
 
 /// The assumed-role session a request was signed by.
@@ -336,6 +339,12 @@ pub fn user_arn(account: &AccountId, path: &str, user_name: &str) -> String {
 }
 
 impl Caller {
+    /// Whether the request was signed with temporary credentials (an STS session) rather
+    /// than a long-term access key.
+    pub fn uses_temporary_credentials(&self) -> bool {
+        self.role_session.is_some() || self.access_key_id.starts_with("ASIA")
+    }
+
     /// The caller's principal ARN: the role session's, the IAM user's, or the account's root
     /// user's.
     pub fn principal_arn(&self) -> String {
@@ -418,6 +427,7 @@ mod tests {
             access_key_id: "AKIAEXAMPLE".to_owned(),
             user: None,
             role_session: None,
+            mfa_authenticated_at: None,
         };
         assert_eq!(caller.principal_arn(), "arn:aws:iam::111122223333:root");
         assert_eq!(caller.user_id(), "111122223333");
