@@ -596,32 +596,14 @@ impl Store for SqliteStore {
     }
 
     async fn put_user_policy(&self, policy: &UserPolicyRecord) -> Result<(), Error> {
-        let policy = policy.clone();
+        let (account, owner, name) = (
+            policy.account_id.clone(),
+            policy.user_name.clone(),
+            policy.policy_name.clone(),
+        );
+        let json = persist::encode_user_policy(policy);
         self.with_conn(move |conn| {
-            let tx = write(conn)?;
-            if !user_exists(&tx, &policy.account_id, &policy.user_name)? {
-                return Err(Error::NotFound {
-                    what: what::USER,
-                    id: user_id_for_errors(&policy.account_id, &policy.user_name, None),
-                });
-            }
-            tx.execute(
-                "INSERT INTO user_policies
-                     (account_id, user_name, policy_name, schema_version, record)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET
-                     schema_version = excluded.schema_version,
-                     record = excluded.record",
-                params![
-                    policy.account_id.as_str(),
-                    policy.user_name,
-                    policy.policy_name,
-                    persist::SCHEMA_VERSION,
-                    persist::encode_user_policy(&policy),
-                ],
-            )
-            .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)
+            put_inline_policy(conn, PolicyOwner::User, &account, &owner, &name, &json)
         })
         .await
     }
@@ -632,27 +614,13 @@ impl Store for SqliteStore {
         user_name: &str,
         policy_name: &str,
     ) -> Result<(), Error> {
-        let (account, user_name, policy_name) = (
+        let (account, owner, name) = (
             account.clone(),
             user_name.to_owned(),
             policy_name.to_owned(),
         );
         self.with_conn(move |conn| {
-            let tx = write(conn)?;
-            let deleted = tx
-                .execute(
-                    "DELETE FROM user_policies
-                     WHERE account_id = ?1 AND user_name = ?2 AND policy_name = ?3",
-                    params![account.as_str(), user_name, policy_name],
-                )
-                .map_err(unavailable)?;
-            if deleted == 0 {
-                return Err(Error::NotFound {
-                    what: what::USER_POLICY,
-                    id: user_id_for_errors(&account, &user_name, Some(&policy_name)),
-                });
-            }
-            tx.commit().map_err(unavailable)
+            delete_inline_policy(conn, PolicyOwner::User, &account, &owner, &name)
         })
         .await
     }
@@ -744,32 +712,14 @@ impl Store for SqliteStore {
     }
 
     async fn put_role_policy(&self, policy: &RolePolicyRecord) -> Result<(), Error> {
-        let policy = policy.clone();
+        let (account, owner, name) = (
+            policy.account_id.clone(),
+            policy.role_name.clone(),
+            policy.policy_name.clone(),
+        );
+        let json = persist::encode_role_policy(policy);
         self.with_conn(move |conn| {
-            let tx = write(conn)?;
-            if !role_exists(&tx, &policy.account_id, &policy.role_name)? {
-                return Err(Error::NotFound {
-                    what: what::ROLE,
-                    id: user_id_for_errors(&policy.account_id, &policy.role_name, None),
-                });
-            }
-            tx.execute(
-                "INSERT INTO role_policies
-                     (account_id, role_name, policy_name, schema_version, record)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (account_id, role_name, policy_name) DO UPDATE SET
-                     schema_version = excluded.schema_version,
-                     record = excluded.record",
-                params![
-                    policy.account_id.as_str(),
-                    policy.role_name,
-                    policy.policy_name,
-                    persist::SCHEMA_VERSION,
-                    persist::encode_role_policy(&policy),
-                ],
-            )
-            .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)
+            put_inline_policy(conn, PolicyOwner::Role, &account, &owner, &name, &json)
         })
         .await
     }
@@ -780,27 +730,13 @@ impl Store for SqliteStore {
         role_name: &str,
         policy_name: &str,
     ) -> Result<(), Error> {
-        let (account, role_name, policy_name) = (
+        let (account, owner, name) = (
             account.clone(),
             role_name.to_owned(),
             policy_name.to_owned(),
         );
         self.with_conn(move |conn| {
-            let tx = write(conn)?;
-            let deleted = tx
-                .execute(
-                    "DELETE FROM role_policies
-                     WHERE account_id = ?1 AND role_name = ?2 AND policy_name = ?3",
-                    params![account.as_str(), role_name, policy_name],
-                )
-                .map_err(unavailable)?;
-            if deleted == 0 {
-                return Err(Error::NotFound {
-                    what: what::ROLE_POLICY,
-                    id: user_id_for_errors(&account, &role_name, Some(&policy_name)),
-                });
-            }
-            tx.commit().map_err(unavailable)
+            delete_inline_policy(conn, PolicyOwner::Role, &account, &owner, &name)
         })
         .await
     }
@@ -951,6 +887,109 @@ fn key_exists(tx: &Transaction<'_>, key_id: &KeyId) -> Result<bool, Error> {
         "SELECT EXISTS (SELECT 1 FROM keys WHERE key_id = ?1)",
         [key_id.to_string()],
     )
+}
+
+/// Whose inline policy a row is: the two kinds share one shape in different tables.
+#[derive(Clone, Copy)]
+enum PolicyOwner {
+    User,
+    Role,
+}
+
+impl PolicyOwner {
+    /// `(owner table, owner column, policy table, owner what, policy what)`.
+    fn names(
+        self,
+    ) -> (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    ) {
+        match self {
+            Self::User => (
+                "users",
+                "user_name",
+                "user_policies",
+                what::USER,
+                what::USER_POLICY,
+            ),
+            Self::Role => (
+                "roles",
+                "role_name",
+                "role_policies",
+                what::ROLE,
+                what::ROLE_POLICY,
+            ),
+        }
+    }
+}
+
+/// Inserts or replaces an inline policy of an existing user or role.
+fn put_inline_policy(
+    conn: &mut rusqlite::Connection,
+    kind: PolicyOwner,
+    account: &AccountId,
+    owner: &str,
+    policy_name: &str,
+    json: &str,
+) -> Result<(), Error> {
+    let (owners, owner_column, policies, owner_what, _) = kind.names();
+    let tx = write(conn)?;
+    let owner_exists = exists(
+        &tx,
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM {owners} WHERE account_id = ?1 AND {owner_column} = ?2)"
+        ),
+        params![account.as_str(), owner],
+    )?;
+    if !owner_exists {
+        return Err(Error::NotFound {
+            what: owner_what,
+            id: user_id_for_errors(account, owner, None),
+        });
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO {policies} (account_id, {owner_column}, policy_name, schema_version, record)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (account_id, {owner_column}, policy_name) DO UPDATE SET
+                 schema_version = excluded.schema_version,
+                 record = excluded.record"
+        ),
+        params![account.as_str(), owner, policy_name, persist::SCHEMA_VERSION, json],
+    )
+    .map_err(unavailable)?;
+    tx.commit().map_err(unavailable)
+}
+
+/// Deletes an inline policy of a user or role; `NotFound` if there is none.
+fn delete_inline_policy(
+    conn: &mut rusqlite::Connection,
+    kind: PolicyOwner,
+    account: &AccountId,
+    owner: &str,
+    policy_name: &str,
+) -> Result<(), Error> {
+    let (_, owner_column, policies, _, policy_what) = kind.names();
+    let tx = write(conn)?;
+    let deleted = tx
+        .execute(
+            &format!(
+                "DELETE FROM {policies}
+                 WHERE account_id = ?1 AND {owner_column} = ?2 AND policy_name = ?3"
+            ),
+            params![account.as_str(), owner, policy_name],
+        )
+        .map_err(unavailable)?;
+    if deleted == 0 {
+        return Err(Error::NotFound {
+            what: policy_what,
+            id: user_id_for_errors(account, owner, Some(policy_name)),
+        });
+    }
+    tx.commit().map_err(unavailable)
 }
 
 fn user_exists(tx: &Transaction<'_>, account: &AccountId, user_name: &str) -> Result<bool, Error> {
