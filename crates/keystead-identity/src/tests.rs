@@ -38,6 +38,9 @@ fn root() -> Caller {
         user: None,
         role_session: None,
         mfa_authenticated_at: None,
+        service: None,
+        via_service: None,
+        source: keystead_types::RequestSource::default(),
     }
 }
 

@@ -220,6 +220,9 @@ impl Credentials {
             user,
             role_session,
             mfa_authenticated_at,
+            service: None,
+            via_service: None,
+            source: keystead_types::RequestSource::default(),
         })
     }
 }

@@ -132,6 +132,16 @@ pub fn credentials_path(dir: &Path) -> PathBuf {
     dir.join("credentials")
 }
 
+/// The audit trail's directory (`logs/`, `digests/` and the lookup index live under it).
+pub fn audit_dir(dir: &Path) -> PathBuf {
+    dir.join("audit")
+}
+
+/// The file holding the Ed25519 key that signs the audit trail's digests (0600).
+pub fn audit_signing_key_path(dir: &Path) -> PathBuf {
+    dir.join("audit-signing.key")
+}
+
 /// `keystead init`: initializes `dir`, failing if it already is.
 pub async fn init(dir: &Path, clock: &dyn Clock) -> Result<NewAccount, Error> {
     let opened = open(dir, clock).await?;

@@ -284,6 +284,26 @@ pub struct Caller {
     /// When the caller authenticated with MFA, for temporary credentials from
     /// `GetSessionToken` with an MFA code; `None` otherwise.
     pub mfa_authenticated_at: Option<UnixMillis>,
+    /// The service principal the credentials act as (`rds.amazonaws.com`), for service
+    /// credentials an administrator created; the caller then is that service, not a user.
+    pub service: Option<String>,
+    /// The AWS service that made this request on the caller's behalf, as `kms:ViaService`
+    /// names it (`secretsmanager.us-east-1.amazonaws.com`); set only by keystead's own services.
+    pub via_service: Option<String>,
+    /// Facts about the connection the request came on.
+    pub source: RequestSource,
+}
+
+/// Where a request came from, for condition keys (`aws:SourceIp`, `aws:SecureTransport`) and
+/// audit records (`sourceIPAddress`, `userAgent`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestSource {
+    /// The peer's address; `None` for requests keystead makes itself.
+    pub ip: Option<std::net::IpAddr>,
+    /// Whether the request came over TLS.
+    pub secure_transport: bool,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
 }
 
 /// The assumed-role session a request was signed by.
@@ -428,6 +448,9 @@ mod tests {
             user: None,
             role_session: None,
             mfa_authenticated_at: None,
+            service: None,
+            via_service: None,
+            source: RequestSource::default(),
         };
         assert_eq!(caller.principal_arn(), "arn:aws:iam::111122223333:root");
         assert_eq!(caller.user_id(), "111122223333");
