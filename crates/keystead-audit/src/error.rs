@@ -76,6 +76,22 @@ pub enum Error {
     #[error("the public key is not an Ed25519 SubjectPublicKeyInfo in DER form")]
     InvalidPublicKey,
 
+    /// The `next_token` of a lookup was not issued for this query (the server answers
+    /// `InvalidNextTokenException`). Returned by [`AuditLog::lookup`](crate::AuditLog::lookup).
+    #[error("the lookup's next token is invalid")]
+    InvalidNextToken,
+
+    /// The lookup index could not be opened, read or written. The log is unaffected (the index
+    /// is derived from it and rebuilt on the next open). Returned by
+    /// [`AuditLog::lookup`](crate::AuditLog::lookup).
+    #[error("the audit lookup index at {path} is unavailable: {reason}")]
+    IndexUnavailable {
+        /// The index file.
+        path: PathBuf,
+        /// What went wrong (a SQLite error message; never an event's contents).
+        reason: String,
+    },
+
     /// An event could not be serialized to JSON. Not expected: every event type serializes.
     #[error("an audit event could not be serialized")]
     Internal(#[source] serde_json::Error),

@@ -12,6 +12,10 @@
 //! - A crash can leave only a torn last line in the newest file; the verifier reports it as
 //!   torn, not tampered, and [`AuditLog::open`] cuts it off and records that it did.
 //!
+//! - [`AuditLog::lookup`] answers CloudTrail `LookupEvents` from an index that the log keeps
+//!   beside the trail (`index.sqlite`, derived data, rebuilt from the log when missing or
+//!   behind); [`read_records`] streams the records back for exports.
+//!
 //! The formats are specified in `docs/design/audit-chain.md` and in the `chain`, `digest` and
 //! `layout` modules. This crate writes and reads files; it knows nothing of HTTP, and it does
 //! not decide what is audited. It never logs a secret: [`AuditLog::append`] refuses records
@@ -23,8 +27,10 @@ mod chain;
 mod digest;
 mod error;
 mod event;
+mod index;
 mod layout;
 mod log;
+mod read;
 mod scan;
 mod verify;
 
@@ -33,10 +39,12 @@ pub use event::{
     AuditEvent, EVENT_VERSION, EventCategory, EventType, IdentityType, Resource, SessionAttributes,
     SessionContext, SessionIssuer, TlsDetails, UserIdentity,
 };
+pub use index::{LookedUpEvent, LookupAttribute, LookupPage, LookupQuery};
 pub use log::{
     AUDIT_EVENT_SOURCE, AppendReceipt, AuditLog, AuditLogConfig, LogStats, MAX_EVENT_BYTES,
     RECOVERY_EVENT_NAME, Recovery,
 };
+pub use read::{Records, TrailRecord, read_records};
 pub use verify::{Finding, Notice, Report, verify};
 
 /// Re-exported so that callers can build [`AuditEvent`] times and [`verify`] ranges.

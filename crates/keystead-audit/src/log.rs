@@ -35,6 +35,7 @@ use crate::Error;
 use crate::chain::{self, GENESIS};
 use crate::digest::{self, ChainHead, DIGEST_VERSION, DigestBody, LogFileEntry};
 use crate::event::AuditEvent;
+use crate::index::{Index, IndexBatch, IndexKeys, IndexMessage, IndexedRecord};
 use crate::layout::{self, DIGESTS, LOGS};
 use crate::scan;
 
@@ -44,6 +45,8 @@ pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 const MAX_BATCH_RECORDS: usize = 4096;
 /// Most bytes written by one `write` + `fdatasync`.
 const MAX_BATCH_BYTES: usize = 8 << 20;
+/// Default of [`AuditLogConfig::lookup_index_backlog`].
+const DEFAULT_INDEX_BACKLOG: u64 = 200_000;
 /// `eventSource` of the records the log writes about itself.
 pub const AUDIT_EVENT_SOURCE: &str = "audit.keystead";
 /// `eventName` of the record that [`AuditLog::open`] writes after cutting off a torn tail.
@@ -69,6 +72,13 @@ pub struct AuditLogConfig {
     pub region: String,
     /// The source of wall-clock time for file names, digests and the log's own records.
     pub clock: Arc<dyn Clock>,
+    /// Whether to maintain the lookup index (`index.sqlite`) that [`AuditLog::lookup`] reads
+    /// (default true). Without it, lookups fail with [`Error::IndexUnavailable`].
+    pub lookup_index: bool,
+    /// How many records the index may lag behind the log before the writer stops handing it
+    /// records (it then reads them back from the log files), which bounds the memory of the
+    /// queue between them (default 200,000, some 60 MB).
+    pub lookup_index_backlog: u64,
 }
 
 impl AuditLogConfig {
@@ -82,6 +92,8 @@ impl AuditLogConfig {
             account_id: "000000000000".to_owned(),
             region: "us-east-1".to_owned(),
             clock: Arc::new(SystemClock::default()),
+            lookup_index: true,
+            lookup_index_backlog: DEFAULT_INDEX_BACKLOG,
         }
     }
 }
@@ -137,13 +149,20 @@ pub struct AuditLog {
     counters: Arc<Counters>,
     recovery: Option<Recovery>,
     dir: PathBuf,
+    pub(crate) index: Arc<Index>,
+    /// Asks the indexer to commit now, for a waiting lookup.
+    pub(crate) index_flush: Option<mpsc::Sender<IndexMessage>>,
+    indexer: Option<thread::JoinHandle<()>>,
+    lookup_index: bool,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
+// Nearly every command is an append: boxing it would add an allocation to the common case.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     Append {
-        event: Vec<u8>,
+        event: Pending,
         reply: Reply<AppendReceipt>,
     },
     Seal {
@@ -154,8 +173,16 @@ enum Command {
     },
 }
 
+/// A serialized event waiting to be written, with what the index keeps of it.
+struct Pending {
+    bytes: Vec<u8>,
+    keys: Option<IndexKeys>,
+}
+
 #[derive(Default)]
 struct Counters {
+    /// The last record acknowledged (0 before the first).
+    acknowledged: AtomicU64,
     records: AtomicU64,
     batches: AtomicU64,
     syncs: AtomicU64,
@@ -174,11 +201,23 @@ impl AuditLog {
         let counters = Arc::new(Counters::default());
         let public_key_der = key.public_key_der();
         let dir = config.dir.clone();
+        let lookup_index = config.lookup_index;
         let (mut writer, torn) = Writer::open(config, key, Arc::clone(&counters))?;
+        let (index, index_writer) = if lookup_index {
+            Index::open(&dir, writer.next_seq - 1)
+        } else {
+            Index::disabled(&dir)
+        };
+        let index = Arc::new(index);
+        let (index_sender, index_receiver) = mpsc::channel();
+        let index_flush = lookup_index.then(|| index_sender.clone());
+        if lookup_index {
+            writer.index_sender = Some((index_sender, Arc::clone(&index)));
+        }
         let recovery = match torn {
             Some(torn) => {
                 let event = writer.recovery_event(&torn)?;
-                let receipts = writer.commit(&[event])?;
+                let receipts = writer.commit(&mut [event])?;
                 let seq = receipts.first().map_or(0, |r| r.seq);
                 Some(Recovery {
                     file: torn.file,
@@ -190,6 +229,21 @@ impl AuditLog {
                 })
             }
             None => None,
+        };
+        // Files that exist now are complete up to `bound`: the indexer catches up from them
+        // while the writer sends it everything after.
+        let files = layout::list(&dir)?.logs;
+        let bound = writer.next_seq - 1;
+        counters.acknowledged.store(bound, Ordering::Relaxed);
+        let indexer = {
+            let index = Arc::clone(&index);
+            thread::Builder::new()
+                .name("keystead-audit-indexer".to_owned())
+                .spawn(move || index_writer.run(&index, files, bound, index_receiver))
+                .map_err(|source| Error::Io {
+                    path: dir.clone(),
+                    source,
+                })?
         };
         let (sender, receiver) = mpsc::channel();
         thread::Builder::new()
@@ -205,6 +259,10 @@ impl AuditLog {
             counters,
             recovery,
             dir,
+            index,
+            index_flush,
+            indexer: Some(indexer),
+            lookup_index,
         })
     }
 
@@ -224,10 +282,11 @@ impl AuditLog {
                 actual: bytes.len(),
             });
         }
+        let keys = self.lookup_index.then(|| IndexKeys::of(event));
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(Command::Append {
-                event: bytes,
+                event: Pending { bytes, keys },
                 reply,
             })
             .map_err(|_| Error::Closed)?;
@@ -244,13 +303,25 @@ impl AuditLog {
         answer.await.map_err(|_| Error::Closed)?
     }
 
-    /// Seals the trail (as [`AuditLog::seal`]) and stops the writer.
-    pub async fn close(self) -> Result<(), Error> {
+    /// Seals the trail (as [`AuditLog::seal`]), stops the writer, and waits for the lookup
+    /// index to take in the last records.
+    pub async fn close(mut self) -> Result<(), Error> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(Command::Close { reply })
             .map_err(|_| Error::Closed)?;
-        answer.await.map_err(|_| Error::Closed)?
+        let result = answer.await.map_err(|_| Error::Closed)?;
+        // The writer has exited and hung up on the indexer, which stops once it has caught up.
+        self.index_flush = None;
+        if let Some(indexer) = self.indexer.take() {
+            let _ = tokio::task::spawn_blocking(move || indexer.join()).await;
+        }
+        result
+    }
+
+    /// The last record acknowledged to an appender.
+    pub(crate) fn acknowledged_seq(&self) -> u64 {
+        self.counters.acknowledged.load(Ordering::Relaxed)
     }
 
     /// The public half of the digest signing key, DER (SubjectPublicKeyInfo), as
@@ -342,6 +413,10 @@ struct Writer {
     next_digest: Instant,
     failed: Option<(PathBuf, io::ErrorKind)>,
     counters: Arc<Counters>,
+    /// Where synced batches go to be indexed.
+    index_sender: Option<(mpsc::Sender<IndexMessage>, Arc<Index>)>,
+    /// [`AuditLogConfig::lookup_index_backlog`].
+    index_backlog: u64,
 }
 
 impl Writer {
@@ -468,12 +543,14 @@ impl Writer {
             next_digest: Instant::now() + config.digest_interval,
             failed: None,
             counters,
+            index_sender: None,
+            index_backlog: config.lookup_index_backlog,
         };
         Ok((writer, torn))
     }
 
     /// The record that says what a recovery discarded, serialized.
-    fn recovery_event(&self, torn: &Torn) -> Result<Vec<u8>, Error> {
+    fn recovery_event(&self, torn: &Torn) -> Result<Pending, Error> {
         let mut event = AuditEvent::service_event(
             now(self.clock.as_ref()),
             AUDIT_EVENT_SOURCE,
@@ -497,7 +574,10 @@ impl Writer {
             Value::from(self.next_seq - 1),
         );
         event.service_event_details = Some(details);
-        serde_json::to_vec(&event).map_err(Error::Internal)
+        Ok(Pending {
+            bytes: serde_json::to_vec(&event).map_err(Error::Internal)?,
+            keys: Some(IndexKeys::of(&event)),
+        })
     }
 
     /// The writer thread: batches what is waiting, and runs the roll and digest timers.
@@ -514,7 +594,7 @@ impl Writer {
                         match receiver.try_recv() {
                             Ok(command) => {
                                 if let Command::Append { event, .. } = &command {
-                                    bytes += event.len();
+                                    bytes += event.bytes.len();
                                 }
                                 batch.push(command);
                             }
@@ -562,7 +642,7 @@ impl Writer {
         false
     }
 
-    fn flush(&mut self, events: &mut Vec<Vec<u8>>, replies: &mut Vec<Reply<AppendReceipt>>) {
+    fn flush(&mut self, events: &mut Vec<Pending>, replies: &mut Vec<Reply<AppendReceipt>>) {
         if events.is_empty() {
             return;
         }
@@ -582,9 +662,9 @@ impl Writer {
         events.clear();
     }
 
-    /// Chains `events`, writes them with one write and one fdatasync, and returns their
-    /// receipts. Nothing is acknowledged unless the sync succeeded.
-    fn commit(&mut self, events: &[Vec<u8>]) -> Result<Vec<AppendReceipt>, Error> {
+    /// Chains `events`, writes them with one write and one fdatasync, hands them to the
+    /// indexer, and returns their receipts. Nothing is acknowledged unless the sync succeeded.
+    fn commit(&mut self, events: &mut [Pending]) -> Result<Vec<AppendReceipt>, Error> {
         if self.failed.is_some() {
             return Err(self.failure());
         }
@@ -594,14 +674,17 @@ impl Writer {
         let mut buffer = Vec::with_capacity(
             events
                 .iter()
-                .map(|e| e.len() + chain::LINE_OVERHEAD + 20)
+                .map(|e| e.bytes.len() + chain::LINE_OVERHEAD + 20)
                 .sum(),
         );
         let mut receipts = Vec::with_capacity(events.len());
+        let mut lines = Vec::with_capacity(events.len());
         let (mut seq, mut prev) = (self.next_seq, self.last_hash);
-        for event in events {
-            let hash = chain::record_hash(seq, &prev, event);
-            chain::encode_line(&mut buffer, seq, &prev, &hash, event);
+        for event in events.iter() {
+            let hash = chain::record_hash(seq, &prev, &event.bytes);
+            let start = buffer.len();
+            chain::encode_line(&mut buffer, seq, &prev, &hash, &event.bytes);
+            lines.push((start as u64, (buffer.len() - start) as u64));
             receipts.push(AppendReceipt { seq, hash });
             prev = hash;
             seq += 1;
@@ -639,11 +722,40 @@ impl Writer {
             current.previous_hash = self.last_hash;
             current.first_hash = receipts.first().map_or(GENESIS, |r| r.hash);
         }
+        let base = current.size;
         current.count += events.len() as u64;
         current.size += buffer.len() as u64;
         current.hasher.update(&buffer);
+        if let Some((sender, index)) = &self.index_sender {
+            // An indexer that stopped has recorded why; lookups report it.
+            let _ = if self.next_seq.saturating_sub(index.indexed()) <= self.index_backlog {
+                let records = events
+                    .iter_mut()
+                    .zip(&receipts)
+                    .zip(&lines)
+                    .filter_map(|((event, receipt), (start, len))| {
+                        Some(IndexedRecord {
+                            seq: receipt.seq,
+                            offset: base + start,
+                            len: *len,
+                            keys: event.keys.take()?,
+                        })
+                    })
+                    .collect();
+                sender.send(IndexMessage::Batch(IndexBatch {
+                    file_seq: current.seq,
+                    file_name: current.name.clone(),
+                    records,
+                }))
+            } else {
+                // Too far behind: the indexer reads these back from the file, and the queue
+                // between us stays small.
+                sender.send(IndexMessage::Skipped(seq - 1))
+            };
+        }
         self.next_seq = seq;
         self.last_hash = prev;
+        counters.acknowledged.store(seq - 1, Ordering::Relaxed);
         counters
             .records
             .fetch_add(events.len() as u64, Ordering::Relaxed);

@@ -43,22 +43,40 @@ async fn append_concurrently(log: Arc<AuditLog>, appenders: u64, per_appender: u
 #[ignore = "benchmark: prints figures"]
 async fn append_throughput() {
     let record_bytes = serde_json::to_vec(&event(1)).expect("json").len();
-    for (appenders, per_appender) in [(1, 2000), (32, 5000)] {
-        let temp = bench_dir();
-        let dir = temp.path().join("audit");
-        let key = SigningKey::generate().expect("key");
-        let log = Arc::new(AuditLog::open(config(&dir), key).expect("open"));
-        let seconds = append_concurrently(Arc::clone(&log), appenders, per_appender).await;
-        let stats = log.stats();
-        println!(
-            "{appenders:>3} appenders: {} records of {record_bytes} B in {seconds:.2} s = {:.0} \
-             records/s; {} batches ({:.1} records each), {:.0} fsyncs/s",
-            stats.records,
-            stats.records as f64 / seconds,
-            stats.batches,
-            stats.records as f64 / stats.batches as f64,
-            stats.syncs as f64 / seconds,
-        );
+    // Alternating, so that both see the same machine.
+    for round in 1..=3 {
+        for (appenders, per_appender) in [(1, 2000), (32, 5000)] {
+            for lookup_index in [false, true] {
+                let temp = bench_dir();
+                let dir = temp.path().join("audit");
+                let key = SigningKey::generate().expect("key");
+                let mut config = config(&dir);
+                config.lookup_index = lookup_index;
+                let log = Arc::new(AuditLog::open(config, key).expect("open"));
+                let cpu_start = process_cpu_seconds();
+                let seconds = append_concurrently(Arc::clone(&log), appenders, per_appender).await;
+                let stats = log.stats();
+                Arc::into_inner(log)
+                    .expect("owner")
+                    .close()
+                    .await
+                    .expect("close");
+                // Including the indexer's work, which `close` waits for.
+                let cpu = process_cpu_seconds() - cpu_start;
+                println!(
+                    "round {round}, index {}: {appenders:>3} appenders: {} records of {record_bytes} B in \
+             {seconds:.2} s = {:.0} records/s; {} batches ({:.1} records each), {:.0} fsyncs/s; \
+             {:.1} us of CPU per record",
+                    if lookup_index { "on " } else { "off" },
+                    stats.records,
+                    stats.records as f64 / seconds,
+                    stats.batches,
+                    stats.records as f64 / stats.batches as f64,
+                    stats.syncs as f64 / seconds,
+                    cpu * 1e6 / stats.records as f64,
+                );
+            }
+        }
     }
 }
 
@@ -73,7 +91,10 @@ async fn verify_throughput() {
     let dir = temp.path().join("audit");
     let key = SigningKey::generate().expect("key");
     let public_key = key.public_key_der();
-    let log = Arc::new(AuditLog::open(config(&dir), key).expect("open"));
+    // The lookup index is no part of what is verified.
+    let mut config = config(&dir);
+    config.lookup_index = false;
+    let log = Arc::new(AuditLog::open(config, key).expect("open"));
     let line_bytes = serde_json::to_vec(&event(1)).expect("json").len() as u64 + 180;
     let appenders = 256;
     let per_appender = (megabytes << 20) / line_bytes / appenders + 1;
@@ -106,4 +127,170 @@ async fn verify_throughput() {
             report.bytes as f64 / 1e6 / seconds
         );
     }
+}
+
+/// Record `n` of the lookup benchmark: 1000 keys, 8 operations, 50 users, 2 accounts.
+fn varied(n: u64) -> keystead_audit::AuditEvent {
+    let mut record = event(n);
+    let account = if n.is_multiple_of(2) {
+        "111122223333"
+    } else {
+        "444455556666"
+    };
+    record.recipient_account_id = account.to_owned();
+    record.event_name = [
+        "Decrypt",
+        "Encrypt",
+        "GenerateDataKey",
+        "DescribeKey",
+        "Sign",
+        "Verify",
+        "ReEncrypt",
+        "ListAliases",
+    ][(n % 8) as usize]
+        .to_owned();
+    record.user_identity.user_name = Some(format!("user-{}", n % 50));
+    record.user_identity.access_key_id = Some(format!("AKIA{:016}", n % 500));
+    record.resources = vec![keystead_audit::Resource {
+        account_id: Some(account.to_owned()),
+        resource_type: Some("AWS::KMS::Key".to_owned()),
+        arn: format!(
+            "arn:aws:kms:us-west-2:{account}:key/00000000-0000-4000-8000-{:012}",
+            n % 1000
+        ),
+    }];
+    record
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: prints figures"]
+async fn lookup_latency_over_a_million_records() {
+    use keystead_audit::{LookupAttribute, LookupQuery};
+    let records: u64 = std::env::var("KEYSTEAD_AUDIT_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let temp = bench_dir();
+    let dir = temp.path().join("audit");
+    let key_path = temp.path().join("signing.key");
+    let key = SigningKey::create(&key_path).expect("key");
+    let log = Arc::new(AuditLog::open(config(&dir), key).expect("open"));
+    let appenders = 256;
+    let per_appender = records / appenders;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..appenders)
+        .map(|t| {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                for n in 0..per_appender {
+                    log.append(&varied(t * per_appender + n))
+                        .await
+                        .expect("append");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let appended = start.elapsed().as_secs_f64();
+    Arc::into_inner(log)
+        .expect("owner")
+        .close()
+        .await
+        .expect("close");
+    let indexed = start.elapsed().as_secs_f64();
+    let written = appenders * per_appender;
+    let index_bytes = std::fs::metadata(dir.join("index.sqlite")).map_or(0, |m| m.len())
+        + std::fs::metadata(dir.join("index.sqlite-wal")).map_or(0, |m| m.len());
+    println!(
+        "wrote {written} records in {appended:.1} s ({:.0} records/s), all indexed after \
+         {indexed:.1} s; index {:.0} MB",
+        written as f64 / appended,
+        index_bytes as f64 / 1e6
+    );
+
+    let log =
+        AuditLog::open(config(&dir), SigningKey::load(&key_path).expect("key")).expect("reopen");
+    for (label, attribute) in [
+        ("ResourceName (key ARN)", 0),
+        ("ResourceName (key id)", 1),
+        ("EventName", 2),
+        ("Username", 3),
+        ("none (time range)", 4),
+    ] {
+        let mut times = Vec::with_capacity(1000);
+        let mut found = 0;
+        for i in 0..1000u64 {
+            let k = (i * 7919) % 1000;
+            let account = "111122223333";
+            let key_id = format!("00000000-0000-4000-8000-{:012}", k - k % 2);
+            let attribute = match attribute {
+                0 => Some(LookupAttribute::ResourceName(format!(
+                    "arn:aws:kms:us-west-2:{account}:key/{key_id}"
+                ))),
+                1 => Some(LookupAttribute::ResourceName(key_id)),
+                2 => Some(LookupAttribute::EventName("GenerateDataKey".to_owned())),
+                3 => Some(LookupAttribute::Username(format!("user-{}", (k % 50) & !1))),
+                _ => None,
+            };
+            let query = LookupQuery {
+                account_id: account.to_owned(),
+                attribute,
+                start: None,
+                end: None,
+                max_results: 50,
+                next_token: None,
+            };
+            let start = Instant::now();
+            let page = log.lookup(&query).expect("lookup");
+            times.push(start.elapsed());
+            found += page.events.len();
+        }
+        times.sort();
+        println!(
+            "lookup by {label}: 1000 lookups of a 50-record page over {written} records: \
+             p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} records returned)",
+            times[499].as_secs_f64() * 1e3,
+            times[989].as_secs_f64() * 1e3,
+            times[999].as_secs_f64() * 1e3,
+            found
+        );
+    }
+    log.close().await.expect("close");
+
+    // The index is derived data: time a rebuild from the log files alone.
+    for name in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let start = Instant::now();
+    let cpu_start = process_cpu_seconds();
+    let log =
+        AuditLog::open(config(&dir), SigningKey::load(&key_path).expect("key")).expect("reopen");
+    // `close` waits for the indexer, which first catches up from the files.
+    log.close().await.expect("close");
+    let seconds = start.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds() - cpu_start;
+    println!(
+        "rebuilt the index of {written} records from the log in {seconds:.1} s ({:.0} records/s), \
+         {cpu:.1} s of CPU = {:.1} us of CPU per record (reading, parsing and inserting)",
+        written as f64 / seconds,
+        cpu * 1e6 / written as f64
+    );
+}
+
+/// User + system CPU time of this process so far (Linux: /proc/self/stat, in clock ticks of
+/// 1/100 s), robust to other work on the machine where wall time is not.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of the whole line are the 12th and 13th after the name.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -352,6 +352,27 @@ impl Condition {
         })
     }
 
+    /// Adds the condition keys this condition reads (its key and its values' variables, all
+    /// lower-cased) to `out`.
+    pub(crate) fn collect_keys(&self, out: &mut Vec<Box<str>>) {
+        out.push(self.key.clone());
+        match &self.values {
+            Values::Strings { patterns, .. } => {
+                for p in patterns {
+                    out.extend(p.variable_keys().map(Box::from));
+                }
+            }
+            Values::Arns(arns) => {
+                for segments in arns.iter().flatten() {
+                    for p in segments {
+                        out.extend(p.variable_keys().map(Box::from));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Whether the condition holds for `ctx`.
     pub(crate) fn holds(&self, ctx: &RequestContext) -> bool {
         let request = ctx.values_lower(&self.key);

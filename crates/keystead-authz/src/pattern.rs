@@ -96,6 +96,14 @@ impl Pattern {
         }
     }
 
+    /// The (lower-cased) condition keys this pattern's variables read.
+    pub(crate) fn variable_keys(&self) -> impl Iterator<Item = &str> {
+        self.tokens.iter().filter_map(|t| match t {
+            Token::Var { key, .. } => Some(&**key),
+            _ => None,
+        })
+    }
+
     /// Whether the pattern is a lone `*`, which matches every string.
     pub(crate) fn is_any(&self) -> bool {
         matches!(&*self.tokens, [Token::Star])

@@ -138,6 +138,8 @@ pub struct Policy {
     version: PolicyVersion,
     id: Option<String>,
     statements: Vec<Statement>,
+    /// Every condition key the policy reads, lower-cased, sorted, without duplicates.
+    context_keys: Box<[Box<str>]>,
 }
 
 /// One compiled statement.
@@ -220,13 +222,33 @@ impl Policy {
                 }
             }
         }
+        let mut context_keys = Vec::new();
+        for s in &statements {
+            for r in &s.resources {
+                context_keys.extend(r.variable_keys().map(Box::from));
+            }
+            for c in &s.conditions {
+                c.collect_keys(&mut context_keys);
+            }
+        }
+        context_keys.sort();
+        context_keys.dedup();
         Ok(Policy {
             text: text.to_owned(),
             kind: limits.kind,
             version,
             id,
             statements,
+            context_keys: context_keys.into(),
         })
+    }
+
+    /// Every condition key the policy can read, in lower case, sorted: the keys its conditions
+    /// test and the policy variables in its resources and condition values. A decision on this
+    /// policy depends on the request's principal, action and resource and on these keys'
+    /// values only, which is what a decision cache keys on.
+    pub fn context_keys(&self) -> &[Box<str>] {
+        &self.context_keys
     }
 
     /// The document exactly as it was given.

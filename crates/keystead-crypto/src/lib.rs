@@ -12,6 +12,7 @@
 //! The byte formats are specified in `docs/design/ciphertext-format.md`.
 
 pub mod ciphertext;
+pub mod data_key;
 pub mod digest;
 mod error;
 mod key_material;

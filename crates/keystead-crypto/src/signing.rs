@@ -105,6 +105,12 @@ pub enum SigningError {
         reason: &'static str,
     },
 
+    /// A sealed signing key did not unseal under the root key: it was sealed under another
+    /// root key or with another label, or it was altered. Returned by
+    /// [`SigningKey::from_sealed`].
+    #[error("the sealed signing key does not unseal under this root key")]
+    Unseal,
+
     /// aws-lc reported a failure that carries no detail (random generator or key setup). It is
     /// not expected in normal operation.
     #[error("the cryptographic library reported an unspecified failure")]
@@ -234,6 +240,40 @@ impl SigningKey {
         }
         let seed = parse_file(&contents[..len]).map_err(malformed)?;
         Self::from_seed(&seed)
+    }
+
+    /// A new random key and its seed sealed under `root` with `label`
+    /// ([`RootKey::seal_secret`](crate::RootKey::seal_secret)): the sealed bytes are what a
+    /// caller stores, so the seed never reaches a disk unsealed. [`SigningKey::from_sealed`]
+    /// with the same root key and label gives the key back.
+    pub fn generate_sealed(
+        root: &crate::RootKey,
+        label: &[u8],
+    ) -> Result<(Self, Vec<u8>), SigningError> {
+        let mut seed = Zeroizing::new([0u8; SEED_LEN]);
+        fill(&mut *seed)?;
+        let key = Self::from_seed(&seed)?;
+        let sealed = root
+            .seal_secret(&*seed, label)
+            .map_err(|_| SigningError::Unspecified)?;
+        Ok((key, sealed))
+    }
+
+    /// The key whose seed [`SigningKey::generate_sealed`] sealed under `root` with `label`.
+    /// Anything else ([`SigningError::Unseal`]): another root key, another label, altered bytes.
+    pub fn from_sealed(
+        sealed: &[u8],
+        root: &crate::RootKey,
+        label: &[u8],
+    ) -> Result<Self, SigningError> {
+        let seed = root
+            .unseal_secret(sealed, label)
+            .map_err(|_| SigningError::Unseal)?;
+        let seed: &[u8; SEED_LEN] = seed
+            .as_slice()
+            .try_into()
+            .map_err(|_| SigningError::Unseal)?;
+        Self::from_seed(seed)
     }
 
     fn from_seed(seed: &[u8; SEED_LEN]) -> Result<Self, SigningError> {
@@ -570,6 +610,30 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
         let key = SigningKey::load(&path).expect("load");
         assert_eq!(hex::encode(key.sign(b"")), RFC_8032[0].3);
+    }
+
+    #[test]
+    fn a_sealed_key_unseals_only_under_its_root_key_and_label() {
+        let root = crate::RootKey::ephemeral().expect("root");
+        let (key, sealed) = SigningKey::generate_sealed(&root, b"audit").expect("generate");
+        let again = SigningKey::from_sealed(&sealed, &root, b"audit").expect("unseal");
+        assert_eq!(key.public_key_der(), again.public_key_der());
+        assert!(verify(&key.public_key_der(), b"m", &again.sign(b"m")));
+        let other = crate::RootKey::ephemeral().expect("root");
+        assert!(matches!(
+            SigningKey::from_sealed(&sealed, &other, b"audit"),
+            Err(SigningError::Unseal)
+        ));
+        assert!(matches!(
+            SigningKey::from_sealed(&sealed, &root, b"other"),
+            Err(SigningError::Unseal)
+        ));
+        let mut altered = sealed.clone();
+        altered[sealed.len() / 2] ^= 1;
+        assert!(matches!(
+            SigningKey::from_sealed(&altered, &root, b"audit"),
+            Err(SigningError::Unseal)
+        ));
     }
 
     #[test]

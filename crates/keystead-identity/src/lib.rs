@@ -88,6 +88,8 @@ struct State {
     roles: BTreeMap<UserKey, Arc<roles::RoleEntry>>,
     /// Virtual MFA devices, by serial number.
     mfa_devices: BTreeMap<String, keystead_store::MfaDeviceRecord>,
+    /// The service principal of each access key that acts as one, by access key id.
+    services: BTreeMap<String, String>,
 }
 
 /// A user's public description.
@@ -152,6 +154,8 @@ pub struct IdentityService {
     store: Arc<dyn Store>,
     root_key: Arc<RootKey>,
     clock: Arc<dyn Clock>,
+    /// Grows after every change to the state; see [`IdentityService::generation`].
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl IdentityService {
@@ -206,6 +210,11 @@ impl IdentityService {
             );
         }
         roles::load_roles(snapshot, &mut state)?;
+        for record in &snapshot.service_credentials {
+            state
+                .services
+                .insert(record.access_key_id.clone(), record.service.clone());
+        }
         for device in &snapshot.mfa_devices {
             state
                 .mfa_devices
@@ -217,6 +226,7 @@ impl IdentityService {
             store,
             root_key,
             clock,
+            generation: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -227,7 +237,76 @@ impl IdentityService {
 
     fn write_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+        let result = f(&mut guard);
+        // After the change: a reader that saw the old generation may have read either state,
+        // and whatever it derived is dropped once it sees the new one.
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        result
+    }
+
+    /// A counter that grows after every change to users, roles, their policies, access keys
+    /// and MFA devices. The KMS service drops its cached authorization decisions when it moves.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether the IAM principal `arn` exists, for the check CreateKey and PutKeyPolicy make
+    /// on the principals a key policy names: a user or role of that name (and path), or a
+    /// session of an existing role. An account's root user always exists: accounts are not
+    /// resolved (AWS keeps account principals as written, and `--dev` makes any 12-digit
+    /// account usable). Federated users are not IAM entities and are accepted.
+    pub fn principal_exists(&self, arn: &str) -> bool {
+        let Some((service, rest)) = arn
+            .strip_prefix("arn:aws:")
+            .and_then(|r| r.split_once("::"))
+        else {
+            return false;
+        };
+        let Some((account, resource)) = rest.split_once(':') else {
+            return false;
+        };
+        let Ok(account) = account.parse::<AccountId>() else {
+            return false;
+        };
+        let state = self.read();
+        let (name_with_path, is_role) = match (service, resource) {
+            ("iam", "root") => return true,
+            ("sts", r) if r.starts_with("federated-user/") => return true,
+            ("sts", r) => match r
+                .strip_prefix("assumed-role/")
+                .and_then(|s| s.split_once('/'))
+            {
+                Some((role, _session)) => {
+                    return state.roles.contains_key(&user_key(&account, role));
+                }
+                None => return false,
+            },
+            ("iam", r) => match (r.strip_prefix("user/"), r.strip_prefix("role/")) {
+                (Some(user), _) => (user, false),
+                (None, Some(role)) => (role, true),
+                (None, None) => return false,
+            },
+            _ => return false,
+        };
+        let name = name_with_path.rsplit('/').next().unwrap_or(name_with_path);
+        if is_role {
+            state
+                .roles
+                .get(&user_key(&account, name))
+                .is_some_and(|r| r.arn() == arn)
+        } else {
+            state
+                .users
+                .get(&user_key(&account, name))
+                .is_some_and(|u| u.arn() == arn)
+        }
+    }
+
+    /// The service principal an access key acts as (`keystead service-credentials create`);
+    /// `None` for every other key.
+    pub fn access_key_service(&self, access_key_id: &str) -> Option<String> {
+        self.read().services.get(access_key_id).cloned()
     }
 
     /// The user an access key belongs to, as a caller signing with it is known; `None` for a
@@ -254,6 +333,12 @@ impl IdentityService {
     /// Decides an IAM call: the root user may do anything; a user or role session only what
     /// its inline policies (the user's or the role's) allow (and do not deny).
     pub fn authorize(&self, caller: &Caller, action: &str, resource: &str) -> Result<(), Error> {
+        if let Some(service) = &caller.service {
+            // A service principal is no IAM identity of the account it acts in.
+            return Err(Error::AccessDenied(format!(
+                "User: {service} is not authorized to perform: {action} on resource: {resource}"
+            )));
+        }
         if caller.is_root() {
             return Ok(());
         }

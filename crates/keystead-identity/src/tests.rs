@@ -553,3 +553,52 @@ async fn get_session_token_with_mfa_needs_a_current_code_of_the_callers_device()
         .expect("session with MFA");
     assert!(session.record.mfa_authenticated_at.is_some());
 }
+
+#[tokio::test]
+async fn principals_exist_when_their_user_or_role_does_and_every_change_moves_the_generation() {
+    let dir = tempfile::tempdir().expect("temp");
+    let service = open(&dir).await;
+    let before = service.generation();
+    service
+        .create_user(&root(), "Alice", Some("/team/"), Vec::new())
+        .await
+        .expect("create user");
+    assert!(
+        service.generation() > before,
+        "a new user moves the generation"
+    );
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sts:AssumeRole"}}}}"#
+    );
+    service
+        .create_role(&root(), new_role("deployer", &trust))
+        .await
+        .expect("create role");
+    for exists in [
+        "arn:aws:iam::111122223333:root",
+        "arn:aws:iam::999999999999:root",
+        "arn:aws:iam::111122223333:user/team/Alice",
+        "arn:aws:iam::111122223333:role/deployer",
+        "arn:aws:sts::111122223333:assumed-role/deployer/session",
+    ] {
+        assert!(service.principal_exists(exists), "{exists}");
+    }
+    for missing in [
+        "arn:aws:iam::111122223333:user/Alice",
+        "arn:aws:iam::111122223333:user/team/Bob",
+        "arn:aws:iam::444455556666:user/team/Alice",
+        "arn:aws:iam::111122223333:role/other",
+        "arn:aws:sts::111122223333:assumed-role/other/session",
+        "arn:aws:iam::111122223333:group/admins",
+        "not-an-arn",
+    ] {
+        assert!(!service.principal_exists(missing), "{missing}");
+    }
+    let before = service.generation();
+    service
+        .delete_role(&root(), "deployer")
+        .await
+        .expect("delete role");
+    assert!(service.generation() > before);
+    assert!(!service.principal_exists("arn:aws:iam::111122223333:role/deployer"));
+}

@@ -10,12 +10,15 @@
 //! calls on [`KeyService`] and maps [`Error`] to AWS's error codes.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use keystead_crypto::{KeyMaterial, RootKey, WrappedKey};
 use keystead_store::{AliasRecord, GrantRecord, KeyRecord, KeyVersionRecord, Snapshot, Store};
 use keystead_types::{AccountId, Caller, Clock, KeyId, Region, key_arn};
 
+mod authorization;
+use authorization::Facts;
 mod error;
 mod key_state;
 mod ops;
@@ -43,6 +46,8 @@ struct KeyEntry {
     /// The key's grants. Only the grant operations change them; [`KeyService::publish`] keeps
     /// them across every other change to the key.
     grants: Arc<Grants>,
+    /// Unique to this published entry: decisions cached for it name it.
+    stamp: u64,
 }
 
 /// A key's grants: the records, by grant id, and the same grants compiled for evaluation.
@@ -107,6 +112,7 @@ impl KeyEntry {
             policy,
             versions,
             grants: Arc::default(),
+            stamp: 0,
         }
     }
 
@@ -145,6 +151,16 @@ pub trait IdentityPolicies: Send + Sync {
     /// Every identity-based policy of the role `role_name` in `account`, which apply to each of
     /// its sessions (empty if it has none or no longer exists).
     fn role_policies(&self, account: &AccountId, role_name: &str) -> Arc<[keystead_authz::Policy]>;
+
+    /// Whether the IAM principal `arn` exists: an account's root (`arn:aws:iam::ACCOUNT:root`),
+    /// a user or a role (`arn:aws:iam::ACCOUNT:user/...`, `...:role/...`), or an assumed-role
+    /// session of an existing role. CreateKey and PutKeyPolicy refuse policies naming a
+    /// principal that does not exist, as AWS does.
+    fn principal_exists(&self, arn: &str) -> bool;
+
+    /// A counter that grows on every change to identities, their policies and their access
+    /// keys: cached authorization decisions are dropped when it moves.
+    fn generation(&self) -> u64;
 }
 
 /// Proof that a caller may perform an action on a key. Only [`KeyService::authorize`] makes
@@ -162,6 +178,10 @@ pub struct KeyService {
     clock: Arc<dyn Clock>,
     /// The identity policies of IAM users; without it, users have no identity policies.
     identity: Option<Arc<dyn IdentityPolicies>>,
+    /// Grows on every change to `state`; see [`authorization`].
+    generation: AtomicU64,
+    /// Authorization decisions of the current generation.
+    cache: authorization::DecisionCache,
 }
 
 impl KeyService {
@@ -231,6 +251,7 @@ impl KeyService {
             let key_grants = grants.remove(&record.key_id).unwrap_or_default();
             let mut entry = KeyEntry::new(record, materials, Arc::new(compiled));
             entry.grants = Arc::new(key_grants);
+            entry.stamp = state.keys.len() as u64 + 1;
             state.keys.insert(entry.record.key_id, Arc::new(entry));
         }
         for alias in snapshot.aliases {
@@ -243,6 +264,7 @@ impl KeyService {
                 alias,
             );
         }
+        let state_len = state.keys.len() as u64;
         Ok(Self {
             state: RwLock::new(state),
             writer: tokio::sync::Mutex::new(()),
@@ -250,6 +272,8 @@ impl KeyService {
             root_key,
             clock,
             identity: None,
+            generation: AtomicU64::new(state_len + 2),
+            cache: authorization::DecisionCache::default(),
         })
     }
 
@@ -266,12 +290,21 @@ impl KeyService {
 
     fn write_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+        let result = f(&mut guard);
+        // After the change, so that a decision computed from the old state is filed under the
+        // old generation (see the authorization module).
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        result
+    }
+
+    fn next_stamp(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::AcqRel)
     }
 
     /// Publishes a changed key. Its grants are the ones already published: only
     /// [`Self::publish_grants`] changes them. Callers hold the writer lock.
     fn publish(&self, mut entry: KeyEntry) {
+        entry.stamp = self.next_stamp();
         self.write_state(|s| {
             if let Some(current) = s.keys.get(&entry.record.key_id) {
                 entry.grants = current.grants.clone();
@@ -282,99 +315,15 @@ impl KeyService {
 
     /// Publishes new grants for a key that exists. Callers hold the writer lock.
     fn publish_grants(&self, key_id: &KeyId, grants: Grants) {
+        let stamp = self.next_stamp();
         self.write_state(|s| {
             if let Some(current) = s.keys.get(key_id) {
                 let mut entry = KeyEntry::clone(current);
                 entry.grants = Arc::new(grants);
+                entry.stamp = stamp;
                 s.keys.insert(*key_id, Arc::new(entry));
             }
         });
-    }
-
-    /// The one authorization decision point: the key policy, the caller's identity policies (an
-    /// IAM user's inline policies; none for the root user) and the key's grants, evaluated as
-    /// AWS does for the caller.
-    fn authorize(
-        &self,
-        caller: &Caller,
-        entry: &KeyEntry,
-        action: &'static str,
-    ) -> Result<Permit, Error> {
-        self.authorize_with_context(caller, entry, action, None)
-    }
-
-    /// [`Self::authorize`] for an operation that takes an encryption context, which policy
-    /// conditions and grant constraints can test.
-    fn authorize_with_context(
-        &self,
-        caller: &Caller,
-        entry: &KeyEntry,
-        action: &'static str,
-        encryption_context: Option<&BTreeMap<String, String>>,
-    ) -> Result<Permit, Error> {
-        let mut ctx = self.request_context(caller, &entry.arn, &entry.record.account_id, action);
-        if let Some(context) = encryption_context {
-            ctx = ctx.with_encryption_context(context.clone());
-        }
-        let identity_policies: Arc<[keystead_authz::Policy]> =
-            match (&caller.role_session, &caller.user, &self.identity) {
-                (Some(session), _, Some(identity)) => {
-                    identity.role_policies(&caller.account_id, &session.role_name)
-                }
-                (None, Some(user), Some(identity)) => {
-                    identity.user_policies(&caller.account_id, &user.user_name)
-                }
-                _ => Arc::from(Vec::new()),
-            };
-        match keystead_authz::evaluate_kms(
-            &entry.policy,
-            &identity_policies,
-            &entry.grants.compiled,
-            &ctx,
-        ) {
-            keystead_authz::Decision::Allow { .. } => Ok(Permit(())),
-            denied @ keystead_authz::Decision::Deny { .. } => Err(Error::AccessDenied {
-                message: denied.access_denied_message(&ctx).unwrap_or_default(),
-            }),
-        }
-    }
-
-    /// The request as policies see it: who, what, on which key, when and where.
-    fn request_context(
-        &self,
-        caller: &Caller,
-        key_arn: &str,
-        key_account: &AccountId,
-        action: &str,
-    ) -> keystead_authz::RequestContext {
-        // Users' and roles' ARNs are built from validated names, so they always parse; fall back
-        // to an anonymous principal (which nothing allows) rather than to the root user.
-        let principal = match (&caller.role_session, &caller.user) {
-            (Some(session), _) => keystead_authz::Principal::assumed_role(
-                &session.role_arn(&caller.account_id),
-                &session.session_name,
-            )
-            .unwrap_or_else(|_| keystead_authz::Principal::anonymous()),
-            (None, Some(_)) => keystead_authz::Principal::from_arn(&caller.principal_arn())
-                .unwrap_or_else(|_| keystead_authz::Principal::anonymous()),
-            (None, None) => keystead_authz::Principal::root(&caller.account_id),
-        };
-        let now = self.now();
-        let ctx =
-            keystead_authz::RequestContext::new(principal, action, key_arn, key_account.clone())
-                .with_current_time(now)
-                .with_value("aws:RequestedRegion", caller.region.as_str());
-        // Long-term keys carry no MFA keys at all; sessions say whether MFA was used, and when.
-        if !caller.uses_temporary_credentials() {
-            return ctx;
-        }
-        match caller.mfa_authenticated_at {
-            Some(at) => {
-                let age = u64::try_from(now.0.saturating_sub(at.0) / 1000).unwrap_or(0);
-                ctx.with_mfa(true, Some(age))
-            }
-            None => ctx.with_mfa(false, None),
-        }
     }
 
     /// Applies `change` to the key named by `reference` (a key id or key ARN), persists the
@@ -386,9 +335,22 @@ impl KeyService {
         action: &'static str,
         change: impl FnOnce(&mut KeyRecord, &str) -> Result<(), Error>,
     ) -> Result<KeyRecord, Error> {
+        self.update_key_with(caller, reference, action, Facts::default(), change)
+            .await
+    }
+
+    /// [`Self::update_key`] for an operation whose parameters policies may test.
+    async fn update_key_with(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        action: &'static str,
+        facts: Facts<'_>,
+        change: impl FnOnce(&mut KeyRecord, &str) -> Result<(), Error>,
+    ) -> Result<KeyRecord, Error> {
         let _writer = self.writer.lock().await;
         let entry = self.resolve(caller, reference, reference::Aliases::Refused)?;
-        let _permit = self.authorize(caller, &entry, action)?;
+        let _permit = self.authorize_with(caller, &entry, action, facts)?;
         let mut record = entry.record.clone();
         change(&mut record, &entry.arn)?;
         let compiled = if record.policy == entry.record.policy {

@@ -878,7 +878,28 @@ async fn grants_survive_a_restart_and_are_deleted_with_their_key() {
 }
 
 /// A fixed set of identity policies for one user, as the server's IAM state would give them.
-struct FixedPolicies(std::sync::Mutex<Vec<keystead_authz::Policy>>);
+struct FixedPolicies(
+    std::sync::Mutex<Arc<[keystead_authz::Policy]>>,
+    std::sync::atomic::AtomicU64,
+);
+
+impl FixedPolicies {
+    fn new() -> Self {
+        Self(
+            std::sync::Mutex::new(Arc::from(Vec::new())),
+            std::sync::atomic::AtomicU64::new(0),
+        )
+    }
+
+    /// Adds a policy, moving the generation as the server's IAM state does on every change.
+    fn push(&self, policy: keystead_authz::Policy) {
+        let mut policies = self.0.lock().expect("lock");
+        let mut all = policies.to_vec();
+        all.push(policy);
+        *policies = Arc::from(all);
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
 
 impl crate::IdentityPolicies for FixedPolicies {
     fn user_policies(
@@ -887,7 +908,7 @@ impl crate::IdentityPolicies for FixedPolicies {
         user_name: &str,
     ) -> Arc<[keystead_authz::Policy]> {
         assert_eq!(user_name, "alice");
-        Arc::from(self.0.lock().expect("lock").clone())
+        self.0.lock().expect("lock").clone()
     }
 
     fn role_policies(
@@ -896,6 +917,14 @@ impl crate::IdentityPolicies for FixedPolicies {
         _role_name: &str,
     ) -> Arc<[keystead_authz::Policy]> {
         Arc::from(Vec::new())
+    }
+
+    fn principal_exists(&self, arn: &str) -> bool {
+        arn.starts_with("arn:aws:iam::111122223333:") && !arn.contains("nobody")
+    }
+
+    fn generation(&self) -> u64 {
+        self.1.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -913,7 +942,7 @@ fn identity_policy(effect: &str, action: &str, resource: &str) -> keystead_authz
 async fn an_iam_user_needs_an_identity_policy_and_an_explicit_deny_wins() {
     let dir = tempfile::tempdir().expect("temp dir");
     RootKey::create(dir.path().join("root.key")).expect("root key");
-    let policies = Arc::new(FixedPolicies(std::sync::Mutex::new(Vec::new())));
+    let policies = Arc::new(FixedPolicies::new());
     let service = open(&dir, Arc::new(SystemClock::default()))
         .await
         .with_identity_policies(policies.clone());
@@ -940,11 +969,7 @@ async fn an_iam_user_needs_an_identity_policy_and_an_explicit_deny_wins() {
         "{message}"
     );
 
-    policies
-        .0
-        .lock()
-        .expect("lock")
-        .push(identity_policy("Allow", "kms:Encrypt", &arn));
+    policies.push(identity_policy("Allow", "kms:Encrypt", &arn));
     service
         .encrypt(&user, &key, b"x", &ctx(&[]), None)
         .expect("allowed by the identity policy");
@@ -953,11 +978,7 @@ async fn an_iam_user_needs_an_identity_policy_and_an_explicit_deny_wins() {
         "only Encrypt is allowed"
     );
 
-    policies
-        .0
-        .lock()
-        .expect("lock")
-        .push(identity_policy("Deny", "kms:*", "*"));
+    policies.push(identity_policy("Deny", "kms:*", "*"));
     let denied = service
         .encrypt(&user, &key, b"x", &ctx(&[]), None)
         .err()
@@ -975,4 +996,698 @@ async fn new_key_with(service: &KeyService, c: &Caller) -> String {
         .expect("create key")
         .key_id
         .to_string()
+}
+
+// ---- Condition keys from real requests -------------------------------------------------------
+
+/// A key of account 111122223333 whose policy allows the account everything except what
+/// `deny` (one Deny statement's `Action` and `Condition`) takes away from everyone.
+async fn key_denying(f: &Fixture, c: &Caller, action: &str, condition: &str) -> String {
+    let extra = format!(
+        r#",{{"Sid":"Deny","Effect":"Deny","Principal":"*","Action":"{action}","Resource":"*","Condition":{condition}}}"#
+    );
+    key_with_policy(f, c, policy_allowing("111122223333", &extra), false)
+        .await
+        .expect("create key")
+}
+
+fn is_denied<T>(result: Result<T, Error>) -> bool {
+    matches!(result, Err(Error::AccessDenied { .. }))
+}
+
+#[tokio::test]
+async fn source_ip_secure_transport_and_user_agent_come_from_the_connection() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = key_denying(
+        &f,
+        &c,
+        "kms:Encrypt",
+        r#"{"NotIpAddress":{"aws:SourceIp":"10.1.0.0/16"}}"#,
+    )
+    .await;
+    assert!(is_denied(f.service.encrypt(
+        &c,
+        &key,
+        b"x",
+        &ctx(&[]),
+        None
+    )));
+    let mut inside = c.clone();
+    inside.source.ip = Some("10.1.2.3".parse().expect("ip"));
+    f.service
+        .encrypt(&inside, &key, b"x", &ctx(&[]), None)
+        .expect("from the allowed network");
+
+    let tls_only = key_denying(
+        &f,
+        &c,
+        "kms:DescribeKey",
+        r#"{"Bool":{"aws:SecureTransport":"false"}}"#,
+    )
+    .await;
+    assert!(is_denied(f.service.describe_key(&c, &tls_only)));
+    let mut tls = c.clone();
+    tls.source.secure_transport = true;
+    f.service.describe_key(&tls, &tls_only).expect("over TLS");
+
+    let agent = key_denying(
+        &f,
+        &c,
+        "kms:DescribeKey",
+        r#"{"StringLike":{"aws:UserAgent":"curl/*"}}"#,
+    )
+    .await;
+    let mut curl = c.clone();
+    curl.source.user_agent = Some("curl/8.5".to_owned());
+    assert!(is_denied(f.service.describe_key(&curl, &agent)));
+    curl.source.user_agent = Some("Boto3/1.35".to_owned());
+    f.service
+        .describe_key(&curl, &agent)
+        .expect("another agent");
+}
+
+#[tokio::test]
+async fn resource_tags_are_the_keys_tags_and_a_tag_change_is_seen_at_once() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = key_denying(
+        &f,
+        &c,
+        "kms:Encrypt",
+        r#"{"StringNotEquals":{"aws:ResourceTag/team":"blue"}}"#,
+    )
+    .await;
+    assert!(is_denied(f.service.encrypt(
+        &c,
+        &key,
+        b"x",
+        &ctx(&[]),
+        None
+    )));
+    let tag = |k: &str, v: &str| keystead_store::Tag {
+        key: k.to_owned(),
+        value: v.to_owned(),
+    };
+    f.service
+        .tag_resource(&c, &key, vec![tag("team", "blue")])
+        .await
+        .expect("tag");
+    f.service
+        .encrypt(&c, &key, b"x", &ctx(&[]), None)
+        .expect("tagged blue");
+    f.service
+        .untag_resource(&c, &key, &["team".to_owned()])
+        .await
+        .expect("untag");
+    assert!(is_denied(f.service.encrypt(
+        &c,
+        &key,
+        b"x",
+        &ctx(&[]),
+        None
+    )));
+}
+
+#[tokio::test]
+async fn request_tags_and_tag_keys_come_from_tag_resource_and_untag_resource() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = key_denying(
+        &f,
+        &c,
+        "kms:*",
+        r#"{"StringEquals":{"aws:RequestTag/env":"prod"}}"#,
+    )
+    .await;
+    let tag = |k: &str, v: &str| keystead_store::Tag {
+        key: k.to_owned(),
+        value: v.to_owned(),
+    };
+    assert!(is_denied(
+        f.service
+            .tag_resource(&c, &key, vec![tag("env", "prod")])
+            .await
+    ));
+    f.service
+        .tag_resource(&c, &key, vec![tag("env", "dev"), tag("owner", "me")])
+        .await
+        .expect("not prod");
+
+    let protected = key_denying(
+        &f,
+        &c,
+        "kms:UntagResource",
+        r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["owner"]}}"#,
+    )
+    .await;
+    assert!(is_denied(
+        f.service
+            .untag_resource(&c, &protected, &["a".to_owned(), "owner".to_owned()])
+            .await
+    ));
+    f.service
+        .untag_resource(&c, &protected, &["a".to_owned()])
+        .await
+        .expect("other tag keys");
+}
+
+#[tokio::test]
+async fn create_key_is_decided_by_identity_policies_with_its_request_tags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    RootKey::create(dir.path().join("root.key")).expect("root key");
+    let policies = Arc::new(FixedPolicies::new());
+    let service = open(&dir, Arc::new(SystemClock::default()))
+        .await
+        .with_identity_policies(policies.clone());
+    let user = Caller {
+        user: Some(keystead_types::CallerUser {
+            user_name: "alice".to_owned(),
+            user_id: "AIDAEXAMPLEEXAMPLE12".to_owned(),
+            path: "/".to_owned(),
+        }),
+        ..caller("111122223333")
+    };
+    let tagged = |v: &str| CreateKeyInput {
+        tags: vec![keystead_store::Tag {
+            key: "team".to_owned(),
+            value: v.to_owned(),
+        }],
+        ..CreateKeyInput::default()
+    };
+    assert!(is_denied(service.create_key(&user, tagged("blue")).await));
+    policies.push(
+        keystead_authz::Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*",
+                "Condition":{"StringEquals":{"aws:RequestTag/team":"blue","kms:KeySpec":"SYMMETRIC_DEFAULT"},
+                             "ForAllValues:StringEquals":{"aws:TagKeys":["team"]}}},
+                {"Effect":"Allow","NotAction":"kms:CreateKey","Resource":"*"}]}"#,
+            &keystead_authz::Limits::USER_INLINE,
+        )
+        .expect("policy"),
+    );
+    service
+        .create_key(&user, tagged("blue"))
+        .await
+        .expect("tagged blue");
+    assert!(is_denied(service.create_key(&user, tagged("red")).await));
+    let mut rds = caller("111122223333");
+    rds.service = Some("rds.amazonaws.com".to_owned());
+    assert!(is_denied(
+        service.create_key(&rds, CreateKeyInput::default()).await
+    ));
+}
+
+#[tokio::test]
+async fn request_alias_and_resource_aliases_follow_the_request_and_the_aliases() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = key_denying(
+        &f,
+        &c,
+        "kms:Encrypt",
+        r#"{"StringEquals":{"kms:RequestAlias":"alias/blocked"}}"#,
+    )
+    .await;
+    for alias in ["alias/blocked", "alias/open"] {
+        f.service
+            .create_alias(&c, alias, &key)
+            .await
+            .expect("alias");
+    }
+    assert!(is_denied(f.service.encrypt(
+        &c,
+        "alias/blocked",
+        b"x",
+        &ctx(&[]),
+        None
+    )));
+    assert!(is_denied(f.service.encrypt(
+        &c,
+        "arn:aws:kms:us-east-1:111122223333:alias/blocked",
+        b"x",
+        &ctx(&[]),
+        None
+    )));
+    f.service
+        .encrypt(&c, "alias/open", b"x", &ctx(&[]), None)
+        .expect("another alias");
+    f.service
+        .encrypt(&c, &key, b"x", &ctx(&[]), None)
+        .expect("by key id");
+
+    let quarantined = key_denying(
+        &f,
+        &c,
+        "kms:DescribeKey",
+        r#"{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/quarantine"}}"#,
+    )
+    .await;
+    f.service
+        .describe_key(&c, &quarantined)
+        .expect("no alias yet");
+    f.service
+        .create_alias(&c, "alias/quarantine", &quarantined)
+        .await
+        .expect("alias");
+    assert!(is_denied(f.service.describe_key(&c, &quarantined)));
+    f.service
+        .delete_alias(&c, "alias/quarantine")
+        .await
+        .expect("delete alias");
+    f.service
+        .describe_key(&c, &quarantined)
+        .expect("alias gone");
+}
+
+#[tokio::test]
+async fn key_spec_usage_origin_algorithm_and_epoch_time_are_set() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    for condition in [
+        r#"{"StringEquals":{"kms:KeySpec":"SYMMETRIC_DEFAULT"}}"#,
+        r#"{"StringEquals":{"kms:KeyUsage":"ENCRYPT_DECRYPT"}}"#,
+        r#"{"StringEquals":{"kms:KeyOrigin":"AWS_KMS"}}"#,
+        r#"{"StringEquals":{"kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}"#,
+        r#"{"NumericGreaterThan":{"aws:EpochTime":"1000000000"}}"#,
+        r#"{"StringEquals":{"aws:userid":"111122223333"}}"#,
+        r#"{"StringEquals":{"kms:CallerAccount":"111122223333"}}"#,
+    ] {
+        let key = key_denying(&f, &c, "kms:Encrypt", condition).await;
+        assert!(
+            is_denied(f.service.encrypt(&c, &key, b"x", &ctx(&[]), None)),
+            "{condition}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn via_service_comes_from_the_caller_and_grant_is_for_aws_resource_follows_it() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = key_denying(
+        &f,
+        &c,
+        "kms:Encrypt",
+        r#"{"StringNotEquals":{"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"}}"#,
+    )
+    .await;
+    assert!(is_denied(f.service.encrypt(
+        &c,
+        &key,
+        b"x",
+        &ctx(&[]),
+        None
+    )));
+    let mut via = c.clone();
+    via.via_service = Some("secretsmanager.us-east-1.amazonaws.com".to_owned());
+    f.service
+        .encrypt(&via, &key, b"x", &ctx(&[]), None)
+        .expect("through Secrets Manager");
+
+    let grants_for_services = key_denying(
+        &f,
+        &c,
+        "kms:CreateGrant",
+        r#"{"Bool":{"kms:GrantIsForAWSResource":"false"}}"#,
+    )
+    .await;
+    let input = grant_input(
+        &grants_for_services,
+        "arn:aws:iam::111122223333:root",
+        &["Decrypt"],
+    );
+    assert!(is_denied(f.service.create_grant(&c, input.clone()).await));
+    f.service
+        .create_grant(&via, input)
+        .await
+        .expect("a service's grant");
+}
+
+#[tokio::test]
+async fn grant_operations_grantee_and_retiring_principal_are_tested_at_create_grant() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = key_denying(
+        &f,
+        &c,
+        "kms:CreateGrant",
+        r#"{"ForAnyValue:StringEquals":{"kms:GrantOperations":"Decrypt"},
+            "StringNotLike":{"kms:GranteePrincipal":"arn:aws:iam::111122223333:*"}}"#,
+    )
+    .await;
+    let outsider = "arn:aws:iam::444455556666:root";
+    assert!(is_denied(
+        f.service
+            .create_grant(&c, grant_input(&key, outsider, &["Encrypt", "Decrypt"]))
+            .await
+    ));
+    f.service
+        .create_grant(&c, grant_input(&key, outsider, &["Encrypt"]))
+        .await
+        .expect("no Decrypt");
+    f.service
+        .create_grant(
+            &c,
+            grant_input(&key, "arn:aws:iam::111122223333:root", &["Decrypt"]),
+        )
+        .await
+        .expect("a grantee of the account");
+
+    let retiring = key_denying(
+        &f,
+        &c,
+        "kms:CreateGrant",
+        r#"{"Null":{"kms:RetiringPrincipal":"true"}}"#,
+    )
+    .await;
+    let mut input = grant_input(&retiring, outsider, &["Encrypt"]);
+    assert!(is_denied(f.service.create_grant(&c, input.clone()).await));
+    input.retiring_principal = Some(outsider.to_owned());
+    f.service
+        .create_grant(&c, input)
+        .await
+        .expect("with a retiring principal");
+}
+
+#[tokio::test]
+async fn rotation_period_pending_window_and_bypass_flag_are_tested() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = key_denying(
+        &f,
+        &c,
+        "kms:*",
+        r#"{"NumericLessThan":{"kms:RotationPeriodInDays":"180",
+                                "kms:ScheduleKeyDeletionPendingWindowInDays":"30"}}"#,
+    )
+    .await;
+    // One operator with two keys: both must hold, and each operation sets only its own key.
+    f.service
+        .enable_key_rotation(&c, &key, Some(90))
+        .await
+        .expect("the pending window is absent, so the Deny does not apply");
+    let rotation = key_denying(
+        &f,
+        &c,
+        "kms:EnableKeyRotation",
+        r#"{"NumericLessThan":{"kms:RotationPeriodInDays":"180"}}"#,
+    )
+    .await;
+    assert!(is_denied(
+        f.service.enable_key_rotation(&c, &rotation, Some(90)).await
+    ));
+    f.service
+        .enable_key_rotation(&c, &rotation, Some(365))
+        .await
+        .expect("long enough");
+
+    let window = key_denying(
+        &f,
+        &c,
+        "kms:ScheduleKeyDeletion",
+        r#"{"NumericLessThan":{"kms:ScheduleKeyDeletionPendingWindowInDays":"30"}}"#,
+    )
+    .await;
+    assert!(is_denied(
+        f.service.schedule_key_deletion(&c, &window, Some(7)).await
+    ));
+    f.service
+        .schedule_key_deletion(&c, &window, None)
+        .await
+        .expect("the default window is 30 days");
+
+    let bypass = key_denying(
+        &f,
+        &c,
+        "kms:PutKeyPolicy",
+        r#"{"Bool":{"kms:BypassPolicyLockoutSafetyCheck":"true"}}"#,
+    )
+    .await;
+    let same = f.service.key_policy(&c, &bypass, None).expect("policy");
+    assert!(is_denied(
+        f.service
+            .put_key_policy(&c, &bypass, None, same.clone(), true)
+            .await
+    ));
+    f.service
+        .put_key_policy(&c, &bypass, None, same, false)
+        .await
+        .expect("without the bypass");
+}
+
+#[tokio::test]
+async fn a_service_caller_is_its_service_principal() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = key_with_policy(
+        &f,
+        &c,
+        policy_allowing(
+            "111122223333",
+            r#",{"Effect":"Allow","Principal":{"Service":"rds.amazonaws.com"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*",
+                 "Condition":{"Bool":{"aws:PrincipalIsAWSService":"true"},"StringEquals":{"aws:PrincipalServiceName":"rds.amazonaws.com"}}}"#,
+        ),
+        false,
+    )
+    .await
+    .expect("key");
+    let service = |name: &str| Caller {
+        service: Some(name.to_owned()),
+        ..caller("111122223333")
+    };
+    let enc = f
+        .service
+        .encrypt(&service("rds.amazonaws.com"), &key, b"x", &ctx(&[]), None)
+        .expect("RDS may encrypt");
+    match f.service.decrypt(
+        &service("s3.amazonaws.com"),
+        &enc.ciphertext,
+        &ctx(&[]),
+        None,
+        None,
+    ) {
+        Err(Error::AccessDenied { message }) => {
+            assert!(message.starts_with("User: s3.amazonaws.com "), "{message}");
+        }
+        other => panic!("expected AccessDenied, got {:?}", other.map(|_| ())),
+    }
+    assert!(is_denied(
+        f.service.describe_key(&service("rds.amazonaws.com"), &key)
+    ));
+}
+
+#[tokio::test]
+async fn decisions_are_cached_and_dropped_when_the_policy_changes() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let key = new_key(&f, &c).await;
+    f.service.describe_key(&c, &key).expect("first");
+    let (hits, misses) = f.service.decision_cache_counts();
+    f.service.describe_key(&c, &key).expect("second");
+    assert_eq!(
+        f.service.decision_cache_counts(),
+        (hits + 1, misses),
+        "the second decision comes from the cache"
+    );
+    f.service
+        .put_key_policy(
+            &c,
+            &key,
+            None,
+            policy_allowing(
+                "111122223333",
+                r#",{"Effect":"Deny","Principal":"*","Action":"kms:DescribeKey","Resource":"*"}"#,
+            ),
+            false,
+        )
+        .await
+        .expect("put policy");
+    assert!(is_denied(f.service.describe_key(&c, &key)));
+    // Different encryption contexts are different decisions when a condition reads them.
+    let ec_key = key_denying(
+        &f,
+        &c,
+        "kms:Encrypt",
+        r#"{"StringNotEquals":{"kms:EncryptionContext:tenant":"a"}}"#,
+    )
+    .await;
+    for _ in 0..2 {
+        f.service
+            .encrypt(&c, &ec_key, b"x", &ctx(&[("tenant", "a")]), None)
+            .expect("tenant a");
+        assert!(is_denied(f.service.encrypt(
+            &c,
+            &ec_key,
+            b"x",
+            &ctx(&[("tenant", "b")]),
+            None
+        )));
+    }
+}
+
+#[tokio::test]
+async fn a_policy_naming_a_principal_that_does_not_exist_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    RootKey::create(dir.path().join("root.key")).expect("root key");
+    let service = open(&dir, Arc::new(SystemClock::default()))
+        .await
+        .with_identity_policies(Arc::new(FixedPolicies::new()));
+    let c = caller("111122223333");
+    let naming = |arn: &str| CreateKeyInput {
+        policy: Some(policy_allowing(
+            "111122223333",
+            &format!(
+                r#",{{"Effect":"Allow","Principal":{{"AWS":"{arn}"}},"Action":"kms:Decrypt","Resource":"*"}}"#
+            ),
+        )),
+        ..CreateKeyInput::default()
+    };
+    for unknown in [
+        "arn:aws:iam::111122223333:user/nobody",
+        "arn:aws:iam::999999999999:root",
+        "999999999999",
+    ] {
+        match service.create_key(&c, naming(unknown)).await {
+            Err(Error::MalformedPolicy { reason }) => assert_eq!(
+                reason, "Policy contains a statement with one or more invalid principals.",
+                "{unknown}"
+            ),
+            other => panic!(
+                "{unknown}: expected MalformedPolicy, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+    let key = service
+        .create_key(&c, naming("arn:aws:iam::111122223333:user/alice"))
+        .await
+        .expect("alice exists")
+        .key_id
+        .to_string();
+    let policy = policy_allowing(
+        "111122223333",
+        r#",{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/nobody"},"Action":"kms:Decrypt","Resource":"*"}"#,
+    );
+    assert!(matches!(
+        service.put_key_policy(&c, &key, None, policy, false).await,
+        Err(Error::MalformedPolicy { .. })
+    ));
+}
+
+/// The cost of one authorization decision, from the cache and computed afresh. A measurement,
+/// not a check: run it in release with
+/// `cargo test --release -p keystead-keys -- --ignored authorization_cost --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement; run in release"]
+async fn authorization_cost() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    RootKey::create(dir.path().join("root.key")).expect("root key");
+    let policies = Arc::new(FixedPolicies::new());
+    let service = open(&dir, Arc::new(SystemClock::default()))
+        .await
+        .with_identity_policies(policies.clone());
+    let root = caller("111122223333");
+    let key = service
+        .create_key(
+            &root,
+            CreateKeyInput {
+                policy: Some(policy_allowing(
+                    "111122223333",
+                    r#",{"Sid":"TLS","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+                         "Condition":{"StringEquals":{"kms:EncryptionContext:tenant":"blocked"}}}"#,
+                )),
+                ..CreateKeyInput::default()
+            },
+        )
+        .await
+        .expect("key")
+        .key_id
+        .to_string();
+    policies.push(
+        keystead_authz::Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],
+                "Resource":"arn:aws:kms:*:111122223333:key/*",
+                "Condition":{"StringEquals":{"aws:username":"${aws:username}"}}}}"#,
+            &keystead_authz::Limits::USER_INLINE,
+        )
+        .expect("identity policy"),
+    );
+    let user = Caller {
+        user: Some(keystead_types::CallerUser {
+            user_name: "alice".to_owned(),
+            user_id: "AIDAEXAMPLEEXAMPLE12".to_owned(),
+            path: "/".to_owned(),
+        }),
+        ..root.clone()
+    };
+    let context = ctx(&[("tenant", "a")]);
+    let entry = service
+        .resolve(&user, &key, crate::reference::Aliases::Accepted)
+        .expect("key");
+    let decide = || {
+        let facts = crate::Facts::default()
+            .encryption_context(&context)
+            .value("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT");
+        service
+            .authorize_with(&user, &entry, "kms:Encrypt", facts)
+            .map(drop)
+            .expect("allowed");
+    };
+    const N: u32 = 200_000;
+    for _ in 0..1000 {
+        decide();
+    }
+    let start = std::time::Instant::now();
+    for _ in 0..N {
+        decide();
+    }
+    let cached = start.elapsed() / N;
+    let start = std::time::Instant::now();
+    for _ in 0..N {
+        // A new generation: every decision misses and is computed (and filed) afresh.
+        service
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        decide();
+    }
+    let computed = start.elapsed() / N;
+    let start = std::time::Instant::now();
+    for _ in 0..N {
+        service
+            .encrypt(&user, &key, b"0123456789abcdef", &context, None)
+            .expect("encrypt");
+    }
+    let encrypt = start.elapsed() / N;
+    println!(
+        "authorization: {cached:?} per decision from the cache, {computed:?} computed afresh; \
+         a whole Encrypt of 16 bytes (cached decision): {encrypt:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cached_decision_on_a_policy_that_reads_the_time_follows_the_clock() {
+    let f = fixture().await;
+    let c = caller("111122223333");
+    let tomorrow = (keystead_types::Clock::now(&*f.clock).0 / 1000) + 86_400;
+    let key = key_denying(
+        &f,
+        &c,
+        "kms:Encrypt",
+        &format!(r#"{{"NumericGreaterThan":{{"aws:EpochTime":"{tomorrow}"}}}}"#),
+    )
+    .await;
+    for _ in 0..2 {
+        f.service
+            .encrypt(&c, &key, b"x", &ctx(&[]), None)
+            .expect("before the deadline");
+    }
+    f.clock.danger_set_offset(2 * DAY_MS);
+    assert!(is_denied(f.service.encrypt(
+        &c,
+        &key,
+        b"x",
+        &ctx(&[]),
+        None
+    )));
 }

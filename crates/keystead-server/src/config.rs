@@ -62,6 +62,21 @@ pub struct FileConfig {
     pub worker_interval_secs: Option<u64>,
     /// Lets tests move the service's clock forward over HTTP. Never in production.
     pub danger_test_clock: Option<bool>,
+    /// Whether every request is recorded in the audit trail (default true). Off only for
+    /// benchmarks that measure what auditing costs.
+    pub audit: Option<bool>,
+    /// Secrets Manager rotation settings (`[rotation]`).
+    pub rotation: Option<RotationFileConfig>,
+}
+
+/// The `[rotation]` table of the configuration file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationFileConfig {
+    /// `[rotation.hooks]`: hook name → `http://` URL. A `RotationLambdaARN` of
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME` names hook NAME.
+    #[serde(default)]
+    pub hooks: std::collections::BTreeMap<String, String>,
 }
 
 /// Values given by flags or `KEYSTEAD_*` environment variables; they win over the file.
@@ -85,6 +100,11 @@ pub struct Overrides {
     pub worker_interval_secs: Option<u64>,
     /// `--danger-test-clock` / `KEYSTEAD_DANGER_TEST_CLOCK`.
     pub danger_test_clock: Option<bool>,
+    /// `--audit on|off` / `KEYSTEAD_AUDIT`.
+    pub audit: Option<bool>,
+    /// `--rotation-hook NAME=URL` (repeatable): added to, and winning over, the file's
+    /// `[rotation.hooks]`.
+    pub rotation_hooks: Vec<(String, String)>,
 }
 
 /// TLS certificate and key paths.
@@ -124,6 +144,10 @@ pub struct Config {
     pub worker_interval: Duration,
     /// Whether tests may move the clock over HTTP.
     pub danger_test_clock: bool,
+    /// Whether requests are recorded in the audit trail (on unless turned off).
+    pub audit: bool,
+    /// Rotation hooks: name → `http://` URL.
+    pub rotation_hooks: std::collections::BTreeMap<String, String>,
 }
 
 /// Reads and parses a TOML configuration file.
@@ -266,6 +290,17 @@ impl Config {
                 "the test clock lets anyone move time; it is allowed on loopback only".to_owned(),
             ));
         }
+        let mut rotation_hooks = file.rotation.clone().unwrap_or_default().hooks;
+        rotation_hooks.extend(overrides.rotation_hooks.iter().cloned());
+        for (name, url) in &rotation_hooks {
+            if name.is_empty() || !url.starts_with("http://") {
+                return Err(error(
+                    overrides.rotation_hooks.iter().any(|(n, _)| n == name),
+                    "rotation.hooks",
+                    format!("hook {name:?}: the URL must start with http://"),
+                ));
+            }
+        }
         Ok(Config {
             data_dir,
             listen,
@@ -278,6 +313,8 @@ impl Config {
                 .unwrap_or(LogFormat::Text),
             worker_interval: Duration::from_secs(worker_interval_secs),
             danger_test_clock,
+            audit: overrides.audit.or(file.audit).unwrap_or(true),
+            rotation_hooks,
         })
     }
 }
@@ -315,6 +352,26 @@ mod tests {
         .expect("resolve");
         assert_eq!(c.listen.port(), 2);
         assert_eq!(c.data_dir, DataDir::Path(PathBuf::from("/tmp/a")));
+    }
+
+    #[test]
+    fn auditing_is_on_unless_turned_off() {
+        let on = Config::resolve(None, Overrides::default()).expect("resolve");
+        assert!(on.audit);
+        let f = file("audit = false\n").expect("parse");
+        let off =
+            Config::resolve(Some((Path::new("k.toml"), f)), Overrides::default()).expect("resolve");
+        assert!(!off.audit);
+        let f = file("audit = false\n").expect("parse");
+        let flag = Config::resolve(
+            Some((Path::new("k.toml"), f)),
+            Overrides {
+                audit: Some(true),
+                ..Overrides::default()
+            },
+        )
+        .expect("resolve");
+        assert!(flag.audit);
     }
 
     #[test]
@@ -377,5 +434,30 @@ mod tests {
         )
         .expect_err("half tls");
         assert_eq!(e.field, "tls_key");
+    }
+
+    #[test]
+    fn rotation_hooks_come_from_the_file_and_flags_win() {
+        let text = "[rotation.hooks]\na = \"http://127.0.0.1:1/a\"\nb = \"http://127.0.0.1:1/b\"\n";
+        let f = file(text).expect("parse");
+        let c = Config::resolve(
+            Some((Path::new("k.toml"), f)),
+            Overrides {
+                rotation_hooks: vec![("b".to_owned(), "http://127.0.0.1:2/b".to_owned())],
+                ..Overrides::default()
+            },
+        )
+        .expect("resolve");
+        assert_eq!(c.rotation_hooks["a"], "http://127.0.0.1:1/a");
+        assert_eq!(c.rotation_hooks["b"], "http://127.0.0.1:2/b");
+        let e = Config::resolve(
+            None,
+            Overrides {
+                rotation_hooks: vec![("c".to_owned(), "https://example.com/".to_owned())],
+                ..Overrides::default()
+            },
+        )
+        .expect_err("https hook");
+        assert_eq!(e.field, "rotation.hooks");
     }
 }

@@ -25,6 +25,9 @@ struct Credential {
     active: bool,
     /// The IAM user the key belongs to; `None` for the root user.
     user: Option<CallerUser>,
+    /// The service principal the key acts as (`rds.amazonaws.com`), for keys made by
+    /// `keystead service-credentials create`.
+    service: Option<String>,
     /// For temporary credentials: the session token and when they expire.
     session: Option<Session>,
 }
@@ -52,11 +55,12 @@ pub(crate) struct Credentials {
 
 impl Credentials {
     /// Unseals every access key and every unexpired session with the root key; `user_of` names
-    /// each key's IAM user.
+    /// each key's IAM user and `service_of` the service principal a key acts as.
     pub(crate) fn load(
         records: &[AccessKeyRecord],
         sessions: &[SessionRecord],
         user_of: impl Fn(&str) -> Option<CallerUser>,
+        service_of: impl Fn(&str) -> Option<String>,
         root_key: &RootKey,
         insecure_accept_any_key: bool,
         clock: Arc<dyn Clock>,
@@ -71,6 +75,7 @@ impl Credentials {
                     secret,
                     active: r.status == AccessKeyStatus::Active,
                     user: user_of(&r.access_key_id),
+                    service: service_of(&r.access_key_id),
                     session: None,
                 },
             );
@@ -113,6 +118,7 @@ impl Credentials {
             secret: Zeroizing::new(secret.to_vec()),
             active: record.status == AccessKeyStatus::Active,
             user,
+            service: None,
             session: None,
         };
         self.write()
@@ -152,7 +158,7 @@ impl Credentials {
         let signed = keystead_sigv4::parse(parts).map_err(sigv4_error)?;
         let access_key_id = signed.access_key_id().to_owned();
         let by_id = self.by_id.read().unwrap_or_else(|p| p.into_inner());
-        let (account_id, user, (role_session, mfa_authenticated_at), verified) =
+        let (account_id, user, service, (role_session, mfa_authenticated_at), verified) =
             match by_id.get(&access_key_id).filter(|c| c.active) {
                 Some(credential) => {
                     let role_session = match &credential.session {
@@ -190,6 +196,7 @@ impl Credentials {
                     (
                         credential.account_id.clone(),
                         credential.user.clone(),
+                        credential.service.clone(),
                         role_session,
                         verified,
                     )
@@ -200,6 +207,7 @@ impl Credentials {
                     access_key_id
                         .parse()
                         .unwrap_or_else(|_| AccountId::dev_default()),
+                    None,
                     None,
                     (None, None),
                     signed.insecure_accept_unverified(),
@@ -220,7 +228,7 @@ impl Credentials {
             user,
             role_session,
             mfa_authenticated_at,
-            service: None,
+            service,
             via_service: None,
             source: keystead_types::RequestSource::default(),
         })
@@ -237,6 +245,7 @@ fn session_credential(
         secret: Zeroizing::new(secrets.secret_access_key.as_bytes().to_vec()),
         active: true,
         user,
+        service: None,
         session: Some(Session {
             token: secrets.session_token,
             expiration: record.expiration,
@@ -266,4 +275,236 @@ fn sigv4_error(e: keystead_sigv4::Error) -> AwsError {
         400
     };
     AwsError::new(e.aws_code(), status, e.message())
+}
+
+/// Why `keystead service-credentials create` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceCredentialsError {
+    /// The data directory is not initialized, or a file in it is unusable.
+    #[error(transparent)]
+    DataDir(#[from] crate::data_dir::Error),
+    /// The service is not a service principal name such as `rds.amazonaws.com`.
+    #[error("{service:?} is not a service principal name such as rds.amazonaws.com")]
+    InvalidService {
+        /// What was given.
+        service: String,
+    },
+    /// The account is not an account of this data directory.
+    #[error("account {account_id} does not exist in this data directory")]
+    UnknownAccount {
+        /// The account.
+        account_id: AccountId,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] keystead_store::Error),
+    /// Sealing the secret failed.
+    #[error(transparent)]
+    Crypto(#[from] keystead_crypto::Error),
+}
+
+/// Credentials that act as a service principal, as `keystead service-credentials create`
+/// made them.
+pub struct NewServiceCredentials {
+    /// The account the service acts in.
+    pub account_id: AccountId,
+    /// The service principal, such as `rds.amazonaws.com`.
+    pub service: String,
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key, shown once.
+    pub secret_access_key: Zeroizing<String>,
+    /// The credentials file the profile was added to.
+    pub credentials_file: std::path::PathBuf,
+    /// The profile's name: `keystead-service-NAME-ACCOUNT` (`NAME` the service's first label).
+    pub profile: String,
+}
+
+impl NewServiceCredentials {
+    /// What to tell the administrator, including the secret: shown once.
+    pub fn announcement(&self) -> String {
+        format!(
+            "service:               {}\n\
+             account id:            {}\n\
+             aws_access_key_id:     {}\n\
+             aws_secret_access_key: {}\n\
+             Saved as profile {} in {}.",
+            self.service,
+            self.account_id,
+            self.access_key_id,
+            self.secret_access_key.as_str(),
+            self.profile,
+            self.credentials_file.display()
+        )
+    }
+}
+
+/// `keystead service-credentials create`: an access key of `account_id` whose requests act as
+/// the service principal `service` (`{"Service": "rds.amazonaws.com"}` in a key policy), so
+/// that key policies' service statements can be exercised. The secret is sealed under the root
+/// key; the key pair is added to the data directory's credentials file. A running server
+/// learns of it when restarted.
+pub async fn create_service_credentials(
+    dir: &std::path::Path,
+    account_id: &AccountId,
+    service: &str,
+    clock: &dyn Clock,
+) -> Result<NewServiceCredentials, ServiceCredentialsError> {
+    if !is_service_name(service) {
+        return Err(ServiceCredentialsError::InvalidService {
+            service: service.to_owned(),
+        });
+    }
+    let root_path = crate::data_dir::root_key_path(dir);
+    let db_path = crate::data_dir::database_path(dir);
+    if !root_path.exists() || !db_path.exists() {
+        return Err(crate::data_dir::Error::NotInitialized {
+            path: dir.to_owned(),
+        }
+        .into());
+    }
+    let root_key = RootKey::load(&root_path)?;
+    let store = keystead_store_sqlite::SqliteStore::open(&db_path)?;
+    let snapshot = keystead_store::Store::load(&store).await?;
+    if !snapshot
+        .accounts
+        .iter()
+        .any(|a| &a.account_id == account_id)
+    {
+        return Err(ServiceCredentialsError::UnknownAccount {
+            account_id: account_id.clone(),
+        });
+    }
+    let (access_key_id, secret_access_key) = keystead_identity::new_access_key()?;
+    let record = AccessKeyRecord {
+        access_key_id: access_key_id.clone(),
+        account_id: account_id.clone(),
+        sealed_secret: root_key
+            .seal_secret(secret_access_key.as_bytes(), access_key_id.as_bytes())?,
+        status: AccessKeyStatus::Active,
+        created_at: clock.now(),
+    };
+    let label = service.split('.').next().unwrap_or(service);
+    let profile = format!("{}-service-{label}-{account_id}", crate::data_dir::PROFILE);
+    let credentials_file = crate::data_dir::credentials_path(dir);
+    // The file first, as `keystead account create` does: a crash then loses only credentials
+    // that authenticate nobody.
+    add_profile(
+        &credentials_file,
+        &profile,
+        &access_key_id,
+        &secret_access_key,
+    )
+    .map_err(|source| crate::data_dir::Error::Io {
+        path: credentials_file.clone(),
+        source,
+    })?;
+    keystead_store::Store::create_service_access_key(
+        &store,
+        &record,
+        &keystead_store::ServiceCredentialRecord {
+            access_key_id: access_key_id.clone(),
+            account_id: account_id.clone(),
+            service: service.to_owned(),
+        },
+    )
+    .await?;
+    Ok(NewServiceCredentials {
+        account_id: account_id.clone(),
+        service: service.to_owned(),
+        access_key_id,
+        secret_access_key,
+        credentials_file,
+        profile,
+    })
+}
+
+/// `name.amazonaws.com` (or `.amazonaws.com.cn`) with lower-case DNS labels.
+fn is_service_name(service: &str) -> bool {
+    let Some(name) = service
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| service.strip_suffix(".amazonaws.com.cn"))
+    else {
+        return false;
+    };
+    !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// Adds (or replaces) `profile` in the AWS CLI credentials file (mode 0600), through a
+/// temporary file and a rename.
+fn add_profile(
+    path: &std::path::Path,
+    profile: &str,
+    access_key_id: &str,
+    secret: &str,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => Zeroizing::new(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Zeroizing::new(String::new()),
+        Err(e) => return Err(e),
+    };
+    let header = format!("[{profile}]");
+    let mut text = Zeroizing::new(String::with_capacity(existing.len() + 128));
+    let mut skipping = false;
+    for line in existing.lines() {
+        if line.trim_start().starts_with('[') {
+            skipping = line.trim() == header;
+        }
+        if !skipping {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    if !text.is_empty() && !text.ends_with("\n\n") {
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "{header}\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"
+    ));
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names_are_amazonaws_dns_names() {
+        for ok in [
+            "rds.amazonaws.com",
+            "s3.amazonaws.com",
+            "cloudfront.amazonaws.com",
+            "logs.us-east-1.amazonaws.com",
+        ] {
+            assert!(is_service_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "amazonaws.com",
+            ".amazonaws.com",
+            "RDS.amazonaws.com",
+            "rds",
+            "a..amazonaws.com",
+        ] {
+            assert!(!is_service_name(bad), "{bad}");
+        }
+    }
 }

@@ -5,6 +5,14 @@
 //!   root.key           the root key every key version is sealed under (mode 0600)
 //!   keystead.db        the SQLite store (mode 0600)
 //!   credentials        the first account's root access key, AWS CLI format (mode 0600)
+//!   audit-signing.key  the audit digests' Ed25519 key, sealed under the root key (mode 0600)
+//!   audit/             the audit trail (logs/, digests/, the lookup index)
+//! ```
+//!
+//! The audit signing key file is one line, the seed sealed with
+//! [`RootKey::seal_secret`] under the label [`AUDIT_SIGNING_KEY_LABEL`]:
+//! ```text
+//! file = "keystead-sealed-ed25519-key-v1:" 1*HEXDIG [LF]   ; hex of the sealed seed
 //! ```
 //!
 //! Initialization is idempotent and crash-safe: each step checks what exists, and the store's
@@ -70,6 +78,15 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] keystead_store::Error),
+    /// The audit signing key file is unusable: malformed, or sealed under another root key.
+    #[error("{path}: {source}")]
+    AuditSigningKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: keystead_crypto::SigningError,
+    },
 }
 
 /// A new account's root credentials, made by initialization or `keystead account create`.
@@ -140,6 +157,113 @@ pub fn audit_dir(dir: &Path) -> PathBuf {
 /// The file holding the Ed25519 key that signs the audit trail's digests (0600).
 pub fn audit_signing_key_path(dir: &Path) -> PathBuf {
     dir.join("audit-signing.key")
+}
+
+/// The label the audit signing key's seed is sealed under (see [`RootKey::seal_secret`]).
+pub const AUDIT_SIGNING_KEY_LABEL: &[u8] = b"audit-signing-key/v1";
+/// The first bytes of the sealed audit signing key file.
+const SEALED_SIGNING_KEY_PREFIX: &str = "keystead-sealed-ed25519-key-v1:";
+/// Longest sealed key file accepted (the sealed seed is well under 100 bytes).
+const MAX_SEALED_KEY_FILE: u64 = 1024;
+
+/// Loads the audit trail's digest signing key from `dir`'s `audit-signing.key`, unsealing it
+/// with `root` (the data directory's root key). For `keystead audit public-key` and the server.
+pub fn load_audit_signing_key(
+    dir: &Path,
+    root: &RootKey,
+) -> Result<keystead_crypto::SigningKey, Error> {
+    use std::io::Read;
+    let path = audit_signing_key_path(dir);
+    let io = |source| Error::Io {
+        path: path.clone(),
+        source,
+    };
+    let malformed = || Error::AuditSigningKey {
+        path: path.clone(),
+        source: keystead_crypto::SigningError::MalformedKeyFile {
+            path: path.clone(),
+            reason: "expected one line keystead-sealed-ed25519-key-v1:<hex>",
+        },
+    };
+    let mut text = String::new();
+    std::fs::File::open(&path)
+        .map_err(io)?
+        .take(MAX_SEALED_KEY_FILE)
+        .read_to_string(&mut text)
+        .map_err(|_| malformed())?;
+    let digits = text
+        .trim_end_matches('\n')
+        .strip_prefix(SEALED_SIGNING_KEY_PREFIX)
+        .ok_or_else(malformed)?;
+    let sealed = hex_decode(digits).ok_or_else(malformed)?;
+    keystead_crypto::SigningKey::from_sealed(&sealed, root, AUDIT_SIGNING_KEY_LABEL).map_err(
+        |source| Error::AuditSigningKey {
+            path: path.clone(),
+            source,
+        },
+    )
+}
+
+/// Loads the audit signing key, creating it (sealed, mode 0600, synced with its directory) when
+/// `dir` has none yet.
+pub fn open_audit_signing_key(
+    dir: &Path,
+    root: &RootKey,
+) -> Result<keystead_crypto::SigningKey, Error> {
+    let path = audit_signing_key_path(dir);
+    if path.exists() {
+        return load_audit_signing_key(dir, root);
+    }
+    let (key, sealed) = keystead_crypto::SigningKey::generate_sealed(root, AUDIT_SIGNING_KEY_LABEL)
+        .map_err(|source| Error::AuditSigningKey {
+            path: path.clone(),
+            source,
+        })?;
+    let mut line = String::with_capacity(SEALED_SIGNING_KEY_PREFIX.len() + 2 * sealed.len() + 1);
+    line.push_str(SEALED_SIGNING_KEY_PREFIX);
+    for byte in &sealed {
+        line.push_str(&format!("{byte:02x}"));
+    }
+    line.push('\n');
+    let io = |source| Error::Io {
+        path: path.clone(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    file.write_all(line.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
+    drop(file);
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
+    Ok(key)
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The first account of an initialized directory's store.
+pub(crate) async fn first_account(store: &dyn Store) -> Result<Option<AccountId>, Error> {
+    Ok(store
+        .metadata(METADATA_FIRST_ACCOUNT)
+        .await?
+        .and_then(|v| v.parse().ok()))
 }
 
 /// `keystead init`: initializes `dir`, failing if it already is.
@@ -426,6 +550,35 @@ mod tests {
         let snapshot = opened.store.load().await.expect("load");
         assert_eq!(snapshot.accounts.len(), 2);
         assert_eq!(snapshot.access_keys.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_audit_signing_key_is_stored_sealed_and_loads_only_under_its_root_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = RootKey::ephemeral().expect("root");
+        let created = open_audit_signing_key(dir.path(), &root).expect("create");
+        let path = audit_signing_key_path(dir.path());
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.starts_with(SEALED_SIGNING_KEY_PREFIX));
+        let mode = std::fs::metadata(&path).expect("metadata").permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        let loaded = load_audit_signing_key(dir.path(), &root).expect("load");
+        assert_eq!(created.public_key_der(), loaded.public_key_der());
+        let again = open_audit_signing_key(dir.path(), &root).expect("reopen");
+        assert_eq!(created.public_key_der(), again.public_key_der());
+        let other = RootKey::ephemeral().expect("root");
+        assert!(matches!(
+            load_audit_signing_key(dir.path(), &other),
+            Err(Error::AuditSigningKey { .. })
+        ));
+        std::fs::write(&path, "keystead-ed25519-key-v1:00\n").expect("write");
+        assert!(matches!(
+            load_audit_signing_key(dir.path(), &root),
+            Err(Error::AuditSigningKey { .. })
+        ));
     }
 
     #[tokio::test]

@@ -60,6 +60,22 @@ pub(crate) async fn handle(
         .credentials
         .authenticate(&request_parts, body, signing_name)
         .map_err(|e| (query_auth_error(e), namespace))?;
+    // Service credentials act as a service principal towards KMS only: they are no IAM
+    // identity, and must not reach the root user's IAM and STS powers through their account.
+    if let Some(name) = &caller.service {
+        let action = match &service {
+            Service::Sts(op) => format!("sts:{}", op.name()),
+            Service::Iam(op) => format!("iam:{}", op.name()),
+        };
+        let denied = IdentityError::AccessDenied(format!(
+            "User: {name} is not authorized to perform: {action} because service credentials              act only towards KMS"
+        ));
+        let mapped = match service {
+            Service::Sts(_) => sts_error(denied),
+            Service::Iam(_) => iam_error(denied),
+        };
+        return Err((mapped, namespace));
+    }
     match service {
         Service::Sts(sts::Operation::GetCallerIdentity) => {
             Ok(get_caller_identity(&caller, request_id))

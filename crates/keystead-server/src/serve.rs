@@ -7,20 +7,24 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use keystead_audit::{AuditLog, AuditLogConfig};
 use keystead_identity::IdentityService;
 use keystead_keys::KeyService;
-use keystead_types::SystemClock;
+use keystead_types::{AccountId, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
+use crate::audit::Audit;
 use crate::config::{Config, DataDir, TlsConfig};
 use crate::credentials::Credentials;
+use crate::metrics::Metrics;
 use crate::{App, UserPolicies, data_dir, http, workers};
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -53,6 +57,12 @@ pub enum ServeError {
     /// The TLS certificate or key is unusable.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The audit trail could not be opened.
+    #[error("opening the audit trail: {0}")]
+    Audit(#[from] keystead_audit::Error),
+    /// The secrets could not be loaded.
+    #[error("loading secrets: {0}")]
+    Secrets(String),
 }
 
 /// Runs the server until `shutdown` completes.
@@ -90,11 +100,13 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
         &snapshot.access_keys,
         &snapshot.sessions,
         |id| identity.access_key_user(id),
+        |id| identity.access_key_service(id),
         &opened.root_key,
         config.dev,
         clock.clone(),
     )?;
     identity.prune_expired_sessions().await?;
+    let audit = open_audit(&config, &dir, &opened, &snapshot, clock.clone()).await?;
     let keys = KeyService::open(
         snapshot,
         opened.store.clone(),
@@ -102,15 +114,26 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
         clock.clone(),
     )?
     .with_identity_policies(Arc::new(UserPolicies(identity.clone())));
+    let (secrets, secrets_kms) =
+        crate::secrets::open(opened.store.clone(), clock.clone(), identity.clone())
+            .await
+            .map_err(|e| ServeError::Secrets(e.to_string()))?;
     let app = Arc::new(App {
         keys,
+        secrets,
         identity,
         credentials,
         clock,
         max_body_bytes: config.max_body_bytes,
         danger_test_clock: config.danger_test_clock,
         workers_wake: Notify::new(),
+        audit,
+        metrics: Metrics::new(),
+        shutting_down: AtomicBool::new(false),
+        rotation: crate::rotation::Rotations::open(&config, &dir, &opened.root_key)?,
     });
+    secrets_kms.bind(&app);
+    app.rotation.bind(&app);
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -157,6 +180,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
         }
     }
     tracing::info!("shutting down: finishing in-flight requests");
+    app.shutting_down.store(true, Ordering::Relaxed);
     drop(listener);
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
@@ -166,6 +190,12 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
     }
     let _ = stop_workers.send(true);
     let _ = worker_task.await;
+    if let Some(log) = app.audit.log() {
+        // Every record is already durable; sealing signs a digest over the last of them.
+        if let Err(e) = log.seal().await {
+            tracing::warn!(error = %e, "sealing the audit trail failed; the next start seals it");
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -178,7 +208,8 @@ fn spawn_connection(
     peer: SocketAddr,
 ) {
     let app = app.clone();
-    let service = service_fn(move |req| http::handle(app.clone(), req));
+    let secure = tls.is_some();
+    let service = service_fn(move |req| http::handle(app.clone(), req, peer, secure));
     let builder = {
         let mut b = http1::Builder::new();
         b.timer(TokioTimer::new())
@@ -213,6 +244,42 @@ fn spawn_connection(
             });
         }
     }
+}
+
+/// Opens the audit trail under `DATA/audit` with the sealed signing key (created on first
+/// use), or none with `--audit off`.
+async fn open_audit(
+    config: &Config,
+    dir: &Path,
+    opened: &data_dir::Opened,
+    snapshot: &keystead_store::Snapshot,
+    clock: Arc<SystemClock>,
+) -> Result<Audit, ServeError> {
+    let account = data_dir::first_account(opened.store.as_ref())
+        .await?
+        .unwrap_or_else(AccountId::dev_default)
+        .to_string();
+    let log = if config.audit {
+        let key = data_dir::open_audit_signing_key(dir, &opened.root_key)?;
+        let mut audit_config = AuditLogConfig::new(data_dir::audit_dir(dir));
+        audit_config.account_id = account.clone();
+        audit_config.clock = clock;
+        let log = AuditLog::open(audit_config, key)?;
+        if let Some(recovery) = log.recovery() {
+            tracing::warn!(
+                file = recovery.file,
+                offset = recovery.offset,
+                discarded_bytes = recovery.discarded_bytes,
+                "the audit trail ended in a record torn by a crash; it was cut off and the \
+                 recovery recorded"
+            );
+        }
+        Some(log)
+    } else {
+        tracing::warn!("auditing is OFF: requests are not recorded in the audit trail");
+        None
+    };
+    Ok(Audit::new(log, snapshot, account))
 }
 
 fn tls_acceptor(t: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, ServeError> {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use keystead_types::Clock;
 use tokio::sync::watch;
 
 use crate::App;
@@ -16,18 +17,50 @@ pub(crate) struct Pass {
     pub(crate) deleted: usize,
 }
 
-/// Runs one pass of every worker. Errors are logged; the next pass retries.
+/// Runs one pass of every worker. Errors are logged; the next pass retries. Each key rotated
+/// or deleted is recorded as an `AwsServiceEvent` (`RotateKey`, `DeleteKey`), as CloudTrail
+/// records KMS's own work.
 pub(crate) async fn run_once(app: &App) -> Pass {
     let mut pass = Pass::default();
     match app.keys.rotate_due_keys().await {
-        Ok(rotated) => pass.rotated = rotated.len(),
-        Err(e) => tracing::error!(error = %e, "key rotation worker failed; will retry"),
+        Ok(rotated) => {
+            pass.rotated = rotated.len();
+            app.metrics.worker_run("rotation", Ok(rotated.len()));
+            record(app, "RotateKey", &rotated).await;
+        }
+        Err(e) => {
+            app.metrics.worker_run("rotation", Err(()));
+            tracing::error!(error = %e, "key rotation worker failed; will retry");
+        }
     }
     match app.keys.delete_due_keys().await {
-        Ok(deleted) => pass.deleted = deleted.len(),
-        Err(e) => tracing::error!(error = %e, "key deletion worker failed; will retry"),
+        Ok(deleted) => {
+            pass.deleted = deleted.len();
+            app.metrics.worker_run("deletion", Ok(deleted.len()));
+            record(app, "DeleteKey", &deleted).await;
+        }
+        Err(e) => {
+            app.metrics.worker_run("deletion", Err(()));
+            tracing::error!(error = %e, "key deletion worker failed; will retry");
+        }
     }
+    crate::secrets::run_workers(app).await;
     pass
+}
+
+/// Records what a worker did to each of `keys`. The change is already durable, so a failed
+/// record can only be logged (loudly): the trail then misses a service event.
+async fn record(app: &App, event_name: &str, keys: &[keystead_types::KeyId]) {
+    for key in keys {
+        let key = key.to_string();
+        if let Err(e) = app
+            .audit
+            .record_key_service_event(event_name, &key, app.clock.now())
+            .await
+        {
+            tracing::error!(error = %e, key, event_name, "could not record a service event");
+        }
+    }
 }
 
 /// Runs the workers every `interval`, or sooner when woken, until `shutdown` changes.

@@ -12,6 +12,7 @@
 
 mod error;
 mod schema;
+mod secrets;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -117,6 +118,7 @@ impl Store for SqliteStore {
                 role_policies: load_role_policies(&tx)?,
                 sessions: load_sessions(&tx)?,
                 mfa_devices: load_mfa_devices(&tx)?,
+                service_credentials: load_service_credentials(&tx)?,
             };
             tx.commit().map_err(unavailable)?;
             Ok(snapshot)
@@ -508,12 +510,75 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn create_service_access_key(
+        &self,
+        key: &AccessKeyRecord,
+        service: &keystead_store::ServiceCredentialRecord,
+    ) -> Result<(), Error> {
+        let (key, service) = (key.clone(), service.clone());
+        self.with_conn(move |conn| {
+            let tx = write(conn)?;
+            if service.account_id != key.account_id || service.access_key_id != key.access_key_id
+            {
+                return Err(Error::Invalid {
+                    what: what::ACCESS_KEY,
+                    detail: format!(
+                        "access key {} does not match its service record",
+                        key.access_key_id
+                    ),
+                });
+            }
+            if exists(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM access_keys WHERE access_key_id = ?1)",
+                [&key.access_key_id],
+            )? {
+                return Err(Error::Conflict {
+                    what: what::ACCESS_KEY,
+                    id: key.access_key_id.clone(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO accounts (account_id, schema_version, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id) DO NOTHING",
+                params![
+                    key.account_id.as_str(),
+                    persist::SCHEMA_VERSION,
+                    persist::encode_account(&AccountRecord {
+                        account_id: key.account_id.clone(),
+                        created_at: key.created_at,
+                    }),
+                ],
+            )
+            .map_err(unavailable)?;
+            upsert_access_key(&tx, &key)?;
+            tx.execute(
+                "INSERT INTO service_credentials (access_key_id, account_id, service, schema_version)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    service.access_key_id,
+                    service.account_id.as_str(),
+                    service.service,
+                    persist::SCHEMA_VERSION,
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
     async fn delete_access_key(&self, access_key_id: &str) -> Result<(), Error> {
         let access_key_id = access_key_id.to_owned();
         self.with_conn(move |conn| {
             let tx = write(conn)?;
             tx.execute(
                 "DELETE FROM access_key_users WHERE access_key_id = ?1",
+                [&access_key_id],
+            )
+            .map_err(unavailable)?;
+            tx.execute(
+                "DELETE FROM service_credentials WHERE access_key_id = ?1",
                 [&access_key_id],
             )
             .map_err(unavailable)?;
@@ -838,6 +903,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn load_secrets(&self) -> Result<keystead_store::SecretsSnapshot, Error> {
+        self.with_conn(secrets::load).await
+    }
+
+    async fn apply_secret_changes(
+        &self,
+        changes: &[keystead_store::SecretChange],
+    ) -> Result<(), Error> {
+        let changes = changes.to_vec();
+        self.with_conn(move |conn| secrets::apply(conn, &changes))
+            .await
+    }
+
     async fn metadata(&self, name: &str) -> Result<Option<String>, Error> {
         let name = name.to_owned();
         self.with_conn(move |conn| {
@@ -1156,6 +1234,33 @@ fn load_grants(tx: &Transaction<'_>) -> Result<Vec<GrantRecord>, Error> {
         "SELECT grant_id, schema_version, record FROM grants ORDER BY key_id, grant_id",
         |stored, _| persist::decode_grant(stored),
     )
+}
+
+fn load_service_credentials(
+    tx: &Transaction<'_>,
+) -> Result<Vec<keystead_store::ServiceCredentialRecord>, Error> {
+    let mut statement = tx
+        .prepare(
+            "SELECT access_key_id, account_id, service FROM service_credentials
+             ORDER BY access_key_id",
+        )
+        .map_err(unavailable)?;
+    let mut rows = statement.query([]).map_err(unavailable)?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        let access_key_id: String = row.get(0).map_err(unavailable)?;
+        let account: String = row.get(1).map_err(unavailable)?;
+        let account_id = account.parse().map_err(|_| Error::Corrupt {
+            what: what::ACCESS_KEY,
+            detail: format!("{access_key_id}: service account {account:?} is not an account id"),
+        })?;
+        records.push(keystead_store::ServiceCredentialRecord {
+            access_key_id,
+            account_id,
+            service: row.get(2).map_err(unavailable)?,
+        });
+    }
+    Ok(records)
 }
 
 fn load_access_key_users(tx: &Transaction<'_>) -> Result<Vec<AccessKeyUserRecord>, Error> {

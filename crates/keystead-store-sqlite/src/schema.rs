@@ -368,6 +368,15 @@ fn sql(migration: Migration) -> &'static str {
              ) STRICT;
              CREATE INDEX sessions_by_expiration ON sessions (expiration);"
         }
+        Migration::Secrets => crate::secrets::MIGRATION_SQL,
+        Migration::ServiceCredentials => {
+            "CREATE TABLE service_credentials (
+                 access_key_id TEXT PRIMARY KEY NOT NULL,
+                 account_id TEXT NOT NULL,
+                 service TEXT NOT NULL,
+                 schema_version INTEGER NOT NULL
+             ) STRICT;"
+        }
         Migration::MfaDevices => {
             "CREATE TABLE mfa_devices (
                  serial_number TEXT PRIMARY KEY NOT NULL,

@@ -51,6 +51,8 @@ where
     users_policies_and_user_access_keys(&store).await;
     roles_and_role_policies(&store).await;
     mfa_devices(&store).await;
+    service_credentials(&store).await;
+    secrets(&store).await;
 
     let before = load(&store, "loading before reopening").await;
     drop(store);
@@ -1288,6 +1290,56 @@ async fn roles_and_role_policies(store: &Arc<dyn Store>) {
         .expect("conformance: put role policy again");
 }
 
+async fn service_credentials(store: &Arc<dyn Store>) {
+    let owner = account_id(70);
+    let key = access_key("AKIASERVICE000000070", &owner);
+    let record = crate::ServiceCredentialRecord {
+        access_key_id: key.access_key_id.clone(),
+        account_id: owner.clone(),
+        service: "rds.amazonaws.com".to_owned(),
+    };
+    let mismatched = crate::ServiceCredentialRecord {
+        access_key_id: "AKIAOTHER00000000070".to_owned(),
+        ..record.clone()
+    };
+    assert!(
+        matches!(
+            store.create_service_access_key(&key, &mismatched).await,
+            Err(Error::Invalid { .. })
+        ),
+        "conformance: a service record must name its access key"
+    );
+    store
+        .create_service_access_key(&key, &record)
+        .await
+        .expect("conformance: create_service_access_key");
+    assert!(
+        matches!(
+            store.create_service_access_key(&key, &record).await,
+            Err(Error::Conflict { .. })
+        ),
+        "conformance: a service access key id is unique"
+    );
+    let snapshot = load(store, "loading service credentials").await;
+    assert!(
+        snapshot.access_keys.contains(&key) && snapshot.service_credentials.contains(&record),
+        "conformance: a service access key loads with its service"
+    );
+    assert!(
+        snapshot.accounts.iter().any(|a| a.account_id == owner),
+        "conformance: a service access key's account exists"
+    );
+    store
+        .delete_access_key(&key.access_key_id)
+        .await
+        .expect("conformance: delete a service access key");
+    let snapshot = load(store, "loading after deleting a service access key").await;
+    assert!(
+        !snapshot.service_credentials.contains(&record),
+        "conformance: deleting the access key deletes its service record"
+    );
+}
+
 async fn mfa_devices(store: &Arc<dyn Store>) {
     let account = AccountId::dev_default();
     let device = |name: &str| crate::MfaDeviceRecord {
@@ -1344,6 +1396,157 @@ async fn mfa_devices(store: &Arc<dyn Store>) {
         snapshot.mfa_devices,
         vec![token],
         "conformance: a deleted MFA device is gone"
+    );
+}
+
+/// Secrets: put with versions, label changes, version removal, atomic batches, delete.
+async fn secrets(store: &Arc<dyn Store>) {
+    use crate::{SecretChange, SecretRecord, SecretVersionRecord, secrets::WHAT_SECRET_VERSION};
+    let account: AccountId = "111122223333".parse().expect("account id");
+    let region: Region = "us-east-1".parse().expect("region");
+    let arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-AbCdEf".to_owned();
+    let secret = SecretRecord {
+        arn: arn.clone(),
+        account_id: account,
+        region,
+        name: "app/db".to_owned(),
+        description: Some("conformance".to_owned()),
+        kms_key_id: None,
+        tags: vec![crate::Tag {
+            key: "team".to_owned(),
+            value: "a".to_owned(),
+        }],
+        resource_policy: None,
+        stages: [("AWSCURRENT".to_owned(), "v1".to_owned())].into(),
+        created_at: UnixMillis(1_000),
+        last_changed_at: UnixMillis(1_000),
+        last_accessed_at: None,
+        deleted_at: None,
+        deletion_date: None,
+        rotation: Default::default(),
+        primary_region: None,
+        replicas: Vec::new(),
+    };
+    let version = |id: &str, at: i64| SecretVersionRecord {
+        secret_arn: arn.clone(),
+        version_id: id.to_owned(),
+        created_at: UnixMillis(at),
+        kms_key_arn: "arn:aws:kms:us-east-1:111122223333:key/k".to_owned(),
+        encrypted_data_key: vec![1, 2, 3],
+        sealed_value: vec![4, 5, 6, 7],
+    };
+    let put = |secret: &SecretRecord, add: Vec<SecretVersionRecord>, remove: Vec<String>| {
+        SecretChange::Put {
+            secret: secret.clone(),
+            add_versions: add,
+            remove_versions: remove,
+        }
+    };
+    ok(
+        store
+            .apply_secret_changes(&[put(&secret, vec![version("v1", 1_000)], vec![])])
+            .await,
+        "creating a secret with its first version",
+    );
+    let loaded = store.load_secrets().await.expect("load_secrets");
+    assert_eq!(
+        loaded.secrets,
+        vec![secret.clone()],
+        "conformance: secret round-trips"
+    );
+    assert_eq!(
+        loaded.versions,
+        vec![version("v1", 1_000)],
+        "conformance: version round-trips"
+    );
+
+    let mut second = secret.clone();
+    second.stages = [
+        ("AWSCURRENT".to_owned(), "v2".to_owned()),
+        ("AWSPREVIOUS".to_owned(), "v1".to_owned()),
+    ]
+    .into();
+    ok(
+        store
+            .apply_secret_changes(&[put(&second, vec![version("v2", 2_000)], vec![])])
+            .await,
+        "adding a second version",
+    );
+    assert_conflict(
+        store
+            .apply_secret_changes(&[put(&second, vec![version("v2", 2_000)], vec![])])
+            .await,
+        WHAT_SECRET_VERSION,
+        &format!("{arn}/v2"),
+        "adding a version twice",
+    );
+    // A failed batch changes nothing, even its first, valid, part.
+    let mut third = second.clone();
+    third.description = Some("changed".to_owned());
+    let batch = [
+        put(&third, vec![version("v3", 3_000)], vec![]),
+        put(&third, vec![], vec!["missing".to_owned()]),
+    ];
+    assert_not_found(
+        store.apply_secret_changes(&batch).await,
+        WHAT_SECRET_VERSION,
+        &format!("{arn}/missing"),
+        "removing a version that does not exist",
+    );
+    let loaded = store.load_secrets().await.expect("load_secrets");
+    assert_eq!(
+        loaded.secrets,
+        vec![second.clone()],
+        "conformance: failed batch is atomic"
+    );
+    assert_eq!(
+        loaded.versions.len(),
+        2,
+        "conformance: failed batch adds no version"
+    );
+    assert_eq!(
+        loaded
+            .versions
+            .iter()
+            .map(|v| v.version_id.as_str())
+            .collect::<Vec<_>>(),
+        ["v1", "v2"],
+        "conformance: versions are ordered by creation time"
+    );
+
+    ok(
+        store
+            .apply_secret_changes(&[put(&second, vec![], vec!["v1".to_owned()])])
+            .await,
+        "removing a version",
+    );
+    assert_eq!(store.load_secrets().await.expect("load").versions.len(), 1);
+
+    let mut foreign = version("v9", 9_000);
+    foreign.secret_arn = "arn:other".to_owned();
+    let invalid = store
+        .apply_secret_changes(&[put(&second, vec![foreign], vec![])])
+        .await;
+    assert!(
+        matches!(invalid, Err(Error::Invalid { .. })),
+        "conformance: a version of another secret is Invalid, got {invalid:?}"
+    );
+
+    ok(
+        store
+            .apply_secret_changes(&[SecretChange::Delete { arn: arn.clone() }])
+            .await,
+        "deleting a secret",
+    );
+    let loaded = store.load_secrets().await.expect("load_secrets");
+    assert!(loaded.secrets.is_empty() && loaded.versions.is_empty());
+    assert_not_found(
+        store
+            .apply_secret_changes(&[SecretChange::Delete { arn: arn.clone() }])
+            .await,
+        crate::secrets::WHAT_SECRET,
+        &arn,
+        "deleting a secret twice",
     );
 }
 

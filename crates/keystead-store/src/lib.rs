@@ -15,6 +15,7 @@ mod error;
 pub mod migrations;
 pub mod persist;
 mod records;
+pub mod secrets;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -26,8 +27,12 @@ pub use error::{Error, what};
 pub use records::{
     AccessKeyRecord, AccessKeyStatus, AccessKeyUserRecord, AccountRecord, AliasRecord,
     GrantConstraint, GrantRecord, KeyRecord, KeyVersionRecord, MfaDeviceRecord, MfaEnablement,
-    RolePolicyRecord, RoleRecord, RotationSchedule, RotationType, SessionPrincipal, SessionRecord,
-    Snapshot, Tag, UserPolicyRecord, UserRecord,
+    RolePolicyRecord, RoleRecord, RotationSchedule, RotationType, ServiceCredentialRecord,
+    SessionPrincipal, SessionRecord, Snapshot, Tag, UserPolicyRecord, UserRecord,
+};
+pub use secrets::{
+    ReplicaRecord, ReplicaStatus, RotationJobRecord, SecretChange, SecretRecord, SecretRotation,
+    SecretVersionRecord, SecretsSnapshot,
 };
 
 /// A durable store of keystead's state, used as `Arc<dyn Store>`.
@@ -131,6 +136,16 @@ pub trait Store: Send + Sync + 'static {
         owner: &AccessKeyUserRecord,
     ) -> Result<(), Error>;
 
+    /// Creates an access key that acts as a service principal, atomically with its service
+    /// record, creating the key's account row if it has none. [`Error::Invalid`] if the two
+    /// records disagree; [`Error::Conflict`] if the access key id exists. Deleting the access
+    /// key deletes its service record.
+    async fn create_service_access_key(
+        &self,
+        key: &AccessKeyRecord,
+        service: &ServiceCredentialRecord,
+    ) -> Result<(), Error>;
+
     /// Deletes an access key (and its owner, if it belongs to a user).
     ///
     /// [`Error::NotFound`] if it does not exist.
@@ -208,6 +223,17 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// [`Error::NotFound`] if there is none with this serial number.
     async fn delete_mfa_device(&self, serial_number: &str) -> Result<(), Error>;
+
+    /// Every secret and secret version (Secrets Manager), loaded at start next to
+    /// [`Store::load`].
+    async fn load_secrets(&self) -> Result<SecretsSnapshot, Error>;
+
+    /// Applies every change of `changes`, in order, atomically: all or none.
+    ///
+    /// [`Error::Invalid`] if a version added belongs to another secret; [`Error::Conflict`] if a
+    /// version added exists; [`Error::NotFound`] if a version removed or a secret deleted does
+    /// not exist.
+    async fn apply_secret_changes(&self, changes: &[SecretChange]) -> Result<(), Error>;
 
     /// A small deployment fact stored by name (the root key's fingerprint, say), or `None`.
     async fn metadata(&self, name: &str) -> Result<Option<String>, Error>;

@@ -19,16 +19,22 @@ pub enum Migration {
     Roles,
     /// Virtual MFA devices, their sealed seeds and whom they are enabled for.
     MfaDevices,
+    /// Secrets Manager: secrets and their encrypted versions.
+    Secrets,
+    /// Access keys that act as a service principal (`keystead service-credentials create`).
+    ServiceCredentials,
 }
 
 impl Migration {
     /// Every migration, in the order it must be applied.
-    pub const ALL: [Migration; 5] = [
+    pub const ALL: [Migration; 7] = [
         Migration::Initial,
         Migration::Grants,
         Migration::Iam,
         Migration::Roles,
         Migration::MfaDevices,
+        Migration::Secrets,
+        Migration::ServiceCredentials,
     ];
 
     /// The number recorded in the `migrations` table; strictly increasing along [`Self::ALL`].
@@ -39,6 +45,8 @@ impl Migration {
             Self::Iam => 3,
             Self::Roles => 4,
             Self::MfaDevices => 5,
+            Self::Secrets => 6,
+            Self::ServiceCredentials => 7,
         }
     }
 
@@ -50,6 +58,8 @@ impl Migration {
             Self::Iam => "iam",
             Self::Roles => "roles",
             Self::MfaDevices => "mfa_devices",
+            Self::Secrets => "secrets",
+            Self::ServiceCredentials => "service_credentials",
         }
     }
 }

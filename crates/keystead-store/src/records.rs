@@ -86,6 +86,19 @@ pub struct AccessKeyUserRecord {
     pub user_name: String,
 }
 
+/// Which service principal an access key acts as (`rds.amazonaws.com`): requests it signs are
+/// the service's, not its account's. Made by `keystead service-credentials create`, so that
+/// key policies' service statements can be exercised.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ServiceCredentialRecord {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The account the key belongs to (whose requests the service makes).
+    pub account_id: AccountId,
+    /// The service principal's name, such as `rds.amazonaws.com`.
+    pub service: String,
+}
+
 /// An IAM role of an account.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RoleRecord {
@@ -403,7 +416,8 @@ pub struct GrantRecord {
 /// - `roles` by `account_id`, then `role_name`;
 /// - `role_policies` by `account_id`, then `role_name`, then `policy_name`;
 /// - `sessions` by `access_key_id`;
-/// - `mfa_devices` by `serial_number`.
+/// - `mfa_devices` by `serial_number`;
+/// - `service_credentials` by `access_key_id`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
     /// Every account.
@@ -439,6 +453,9 @@ pub struct Snapshot {
     /// Every virtual MFA device.
     #[serde(default)]
     pub mfa_devices: Vec<MfaDeviceRecord>,
+    /// The service principal of every access key that acts as one.
+    #[serde(default)]
+    pub service_credentials: Vec<ServiceCredentialRecord>,
 }
 
 /// Prints `<N sealed bytes>` in place of sealed bytes.

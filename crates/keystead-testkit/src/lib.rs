@@ -25,6 +25,7 @@
 
 mod error;
 pub mod http;
+pub mod postgres;
 mod server;
 pub mod sign;
 

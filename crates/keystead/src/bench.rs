@@ -59,8 +59,9 @@ pub(crate) struct BenchArgs {
     /// Seconds of load before measuring, not counted in requests or latency.
     #[arg(long, default_value = "2", value_parser = parse_secs)]
     warmup: Duration,
-    /// Plaintext bytes per encrypt and decrypt request (1 to 4096). generate-data-key always
-    /// asks for a 32-byte AES-256 key.
+    /// Plaintext bytes per encrypt and decrypt request, and the size of the secret string
+    /// get-secret-value reads (1 to 4096). generate-data-key always asks for a 32-byte AES-256
+    /// key.
     #[arg(long, default_value_t = MAX_PLAINTEXT_BYTES,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_PLAINTEXT_BYTES)))]
     plaintext_bytes: u16,

@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use keystead_server::config::{self, Config, LogFormat, Overrides};
 
+mod audit_cmd;
 mod bench;
+mod service_cmd;
 
 /// A self-hosted key management service that speaks the AWS KMS protocol.
 ///
@@ -34,6 +36,12 @@ enum Command {
     /// Manage accounts of a data directory.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Manage credentials that act as a service principal (rds.amazonaws.com, ...).
+    #[command(subcommand, name = "service-credentials")]
+    ServiceCredentials(service_cmd::ServiceCredentialsCommand),
+    /// Verify the audit trail, export its public key, export its records.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Load-test a running keystead with SigV4-signed requests.
     Bench(bench::BenchArgs),
 }
@@ -54,7 +62,8 @@ enum AccountCommand {
 #[derive(Args)]
 struct ServeArgs {
     /// A TOML configuration file (fields: data_dir, listen, dev, tls_cert, tls_key,
-    /// max_body_bytes, log_format, worker_interval_secs, danger_test_clock).
+    /// max_body_bytes, log_format, worker_interval_secs, danger_test_clock, audit,
+    /// [rotation.hooks]).
     #[arg(long, env = "KEYSTEAD_CONFIG")]
     config: Option<PathBuf>,
     /// Where the root key, database and credentials live [default: ./keystead-data, or a
@@ -88,6 +97,29 @@ struct ServeArgs {
     /// TESTS ONLY: lets POST /_keystead/test/clock move the service clock. Loopback only.
     #[arg(long, env = "KEYSTEAD_DANGER_TEST_CLOCK", num_args = 0..=1, default_missing_value = "true")]
     danger_test_clock: Option<bool>,
+    /// Record every request in the audit trail: on or off [default: on]. Off only to measure
+    /// what auditing costs.
+    #[arg(long, env = "KEYSTEAD_AUDIT", value_parser = parse_on_off)]
+    audit: Option<bool>,
+    /// A Secrets Manager rotation hook, NAME=URL (repeatable): a RotationLambdaARN
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME` makes keystead POST the rotation steps,
+    /// signed, to the http:// URL. Also `[rotation.hooks]` in the config file.
+    #[arg(long = "rotation-hook", value_parser = parse_hook)]
+    rotation_hooks: Vec<(String, String)>,
+}
+
+fn parse_hook(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(name, url)| (name.to_owned(), url.to_owned()))
+        .ok_or_else(|| format!("'{s}' is not NAME=URL"))
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        other => Err(format!("'{other}' is not on or off")),
+    }
 }
 
 fn parse_log_format(s: &str) -> Result<LogFormat, String> {
@@ -104,6 +136,8 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Init { data_dir } => init(data_dir),
         Command::Account(AccountCommand::Create { data_dir }) => create_account(data_dir),
+        Command::ServiceCredentials(command) => service_cmd::run(command),
+        Command::Audit(command) => audit_cmd::run(command),
         Command::Bench(args) => bench::run(args),
     }
 }
@@ -123,6 +157,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         log_format: args.log_format,
         worker_interval_secs: args.worker_interval_secs,
         danger_test_clock: args.danger_test_clock,
+        audit: args.audit,
+        rotation_hooks: args.rotation_hooks,
     };
     let config = Config::resolve(file, overrides)?;
     init_logging(config.log_format);

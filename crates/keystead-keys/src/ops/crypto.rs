@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::key_state::{self, Use};
 use crate::reference::Aliases;
-use crate::{Error, KeyEntry, KeyService};
+use crate::{Error, Facts, KeyEntry, KeyService};
 
 /// The only encryption algorithm of symmetric keys.
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
@@ -182,7 +182,14 @@ impl KeyService {
         context: &BTreeMap<String, String>,
     ) -> Result<std::sync::Arc<KeyEntry>, Error> {
         let entry = self.resolve(caller, key, Aliases::Accepted)?;
-        let _permit = self.authorize_with_context(caller, &entry, action, Some(context))?;
+        let facts = Facts::default()
+            .encryption_context(context)
+            .request_alias(key)
+            .value(
+                "kms:EncryptionAlgorithm",
+                algorithm.unwrap_or("SYMMETRIC_DEFAULT"),
+            );
+        let _permit = self.authorize_with(caller, &entry, action, facts)?;
         key_state::check(entry.record.key_state, Use::Cryptographic, &entry.arn)?;
         check_algorithm(&entry, algorithm)?;
         Ok(entry)
@@ -214,7 +221,14 @@ impl KeyService {
                 return Err(Error::IncorrectKey);
             }
         }
-        let _permit = self.authorize_with_context(caller, &entry, action, Some(context))?;
+        let mut facts = Facts::default().encryption_context(context).value(
+            "kms:EncryptionAlgorithm",
+            algorithm.unwrap_or("SYMMETRIC_DEFAULT"),
+        );
+        if let Some(key) = key {
+            facts = facts.request_alias(key);
+        }
+        let _permit = self.authorize_with(caller, &entry, action, facts)?;
         key_state::check(entry.record.key_state, Use::Cryptographic, &entry.arn)?;
         check_algorithm(&entry, algorithm)?;
         let material = entry

@@ -18,7 +18,7 @@ use keystead_types::{Caller, KeyId};
 use crate::key_state::{self, Use};
 use crate::pagination::{page, page_size, resume_after};
 use crate::reference::Aliases;
-use crate::{Error, KeyEntry, KeyService};
+use crate::{Error, Facts, KeyEntry, KeyService};
 
 /// AWS's quota of grants per key.
 const MAX_GRANTS_PER_KEY: usize = 50_000;
@@ -81,7 +81,20 @@ impl KeyService {
         }
         let _writer = self.writer.lock().await;
         let entry = self.resolve(caller, &input.key, Aliases::Refused)?;
-        let _permit = self.authorize(caller, &entry, "kms:CreateGrant")?;
+        let mut facts = Facts::default()
+            .values(
+                "kms:GrantOperations",
+                operations.iter().map(|o| o.as_str().to_owned()).collect(),
+            )
+            .value("kms:GranteePrincipal", input.grantee_principal.as_str())
+            .value(
+                "kms:GrantIsForAWSResource",
+                crate::authorization::bool_text(caller.via_service.is_some()),
+            );
+        if let Some(retiring) = &input.retiring_principal {
+            facts = facts.value("kms:RetiringPrincipal", retiring.as_str());
+        }
+        let _permit = self.authorize_with(caller, &entry, "kms:CreateGrant", facts)?;
         key_state::check(entry.record.key_state, Use::Manage, &entry.arn)?;
         let mut record = GrantRecord {
             grant_id: String::new(),

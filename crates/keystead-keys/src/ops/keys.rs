@@ -8,11 +8,12 @@ use keystead_crypto::KeyMaterial;
 use keystead_store::{KeyRecord, KeyVersionRecord, Tag};
 use keystead_types::{Caller, KeyId, KeyState, key_arn};
 
+use crate::authorization::bool_text;
 use crate::key_state::{self, Use};
 use crate::ops::tags::validate_tags;
 use crate::pagination::{page, page_size, resume_after};
 use crate::reference::Aliases;
-use crate::{Error, KeyEntry, KeyService, Version, policy};
+use crate::{Error, Facts, KeyEntry, KeyService, Version, policy};
 
 /// The only key policy name AWS supports.
 const DEFAULT_POLICY_NAME: &str = "default";
@@ -77,11 +78,29 @@ impl KeyService {
                 what: "MultiRegion".to_owned(),
             });
         }
+        self.authorize_create_key(
+            caller,
+            Facts::default()
+                .request_tags(
+                    input
+                        .tags
+                        .iter()
+                        .map(|t| (t.key.as_str(), t.value.as_str())),
+                )
+                .value("kms:KeySpec", key_spec)
+                .value("kms:KeyUsage", key_usage)
+                .value("kms:KeyOrigin", origin)
+                .value(
+                    "kms:BypassPolicyLockoutSafetyCheck",
+                    bool_text(input.bypass_policy_lockout_safety_check),
+                ),
+        )?;
         let key_id = KeyId::random();
         let policy_text = input
             .policy
             .unwrap_or_else(|| policy::default_policy(caller.account_id.as_str()));
         let compiled = policy::parse(&policy_text)?;
+        self.check_principals_exist(&compiled)?;
         if !input.bypass_policy_lockout_safety_check {
             let arn = key_arn(&caller.region, &caller.account_id, &key_id);
             self.check_lockout(caller, &compiled, &arn, "kms:CreateKey")?;
@@ -137,7 +156,8 @@ impl KeyService {
     /// DescribeKey: the key's metadata, in any state. Accepts aliases.
     pub fn describe_key(&self, caller: &Caller, key: &str) -> Result<KeyRecord, Error> {
         let entry = self.resolve(caller, key, Aliases::Accepted)?;
-        let _permit = self.authorize(caller, &entry, "kms:DescribeKey")?;
+        let facts = Facts::default().request_alias(key);
+        let _permit = self.authorize_with(caller, &entry, "kms:DescribeKey", facts)?;
         Ok(entry.record.clone())
     }
 
@@ -223,7 +243,11 @@ impl KeyService {
             });
         }
         let now = self.now();
-        self.update_key(caller, key, "kms:ScheduleKeyDeletion", |r, arn| {
+        let facts = Facts::default().value(
+            "kms:ScheduleKeyDeletionPendingWindowInDays",
+            days.to_string(),
+        );
+        self.update_key_with(caller, key, "kms:ScheduleKeyDeletion", facts, |r, arn| {
             r.key_state = key_state::schedule_deletion(r.key_state, arn)?;
             r.deletion_date = Some(now.plus_days(i64::from(days)));
             r.pending_deletion_window_in_days = Some(days as u32);
@@ -269,7 +293,12 @@ impl KeyService {
     ) -> Result<(), Error> {
         check_policy_name(policy_name)?;
         let compiled = policy::parse(&policy_text)?;
-        self.update_key(caller, key, "kms:PutKeyPolicy", |r, arn| {
+        self.check_principals_exist(&compiled)?;
+        let facts = Facts::default().value(
+            "kms:BypassPolicyLockoutSafetyCheck",
+            bool_text(bypass_policy_lockout_safety_check),
+        );
+        self.update_key_with(caller, key, "kms:PutKeyPolicy", facts, |r, arn| {
             key_state::check(r.key_state, Use::Manage, arn)?;
             if !bypass_policy_lockout_safety_check {
                 self.check_lockout(caller, &compiled, arn, "kms:PutKeyPolicy")?;
@@ -326,6 +355,18 @@ impl KeyService {
 }
 
 impl KeyService {
+    /// AWS refuses a key policy that names an IAM principal (account, user, role) that does
+    /// not exist. Without an identity source (unit tests), every principal exists.
+    fn check_principals_exist(&self, proposed: &keystead_authz::Policy) -> Result<(), Error> {
+        let Some(identity) = &self.identity else {
+            return Ok(());
+        };
+        keystead_authz::check_principals_exist(proposed, |arn| identity.principal_exists(arn))
+            .map_err(|e| Error::MalformedPolicy {
+                reason: e.to_string(),
+            })
+    }
+
     /// AWS's policy lockout safety check: would `proposed` let the caller call PutKeyPolicy on
     /// the key later? Refused with `MalformedPolicyDocumentException` if not.
     fn check_lockout(
@@ -336,7 +377,8 @@ impl KeyService {
         action: &str,
     ) -> Result<(), Error> {
         let ctx = self.request_context(caller, key_arn, &caller.account_id, action);
-        keystead_authz::check_lockout_safety(proposed, &[], &ctx).map_err(|e| {
+        let identity_policies = self.identity_policies(caller);
+        keystead_authz::check_lockout_safety(proposed, &identity_policies, &ctx).map_err(|e| {
             Error::MalformedPolicy {
                 reason: e.to_string(),
             }

@@ -2,6 +2,7 @@
 //! and carries its name.
 
 pub(crate) mod aliases;
+pub(crate) mod aws_managed;
 pub(crate) mod crypto;
 pub(crate) mod grants;
 pub(crate) mod keys;

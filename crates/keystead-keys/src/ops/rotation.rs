@@ -13,7 +13,7 @@ use keystead_types::{Caller, KeyId, KeyState, UnixMillis};
 use crate::key_state::{self, Use};
 use crate::pagination::{page, page_size, resume_after};
 use crate::reference::Aliases;
-use crate::{Error, KeyEntry, KeyService, Version};
+use crate::{Error, Facts, KeyEntry, KeyService, Version};
 
 /// The rotation period when EnableKeyRotation names none.
 const DEFAULT_PERIOD_DAYS: u32 = 365;
@@ -62,7 +62,11 @@ impl KeyService {
             }
         };
         let now = self.now();
-        self.update_key(caller, key, "kms:EnableKeyRotation", |r, arn| {
+        let mut facts = Facts::default();
+        if let Some(days) = period_in_days {
+            facts = facts.value("kms:RotationPeriodInDays", days.to_string());
+        }
+        self.update_key_with(caller, key, "kms:EnableKeyRotation", facts, |r, arn| {
             key_state::check(r.key_state, Use::Rotation, arn)?;
             let keep = r
                 .rotation

@@ -6,7 +6,7 @@ use keystead_types::Caller;
 use crate::key_state::{self, Use};
 use crate::pagination::{page, page_size, resume_after};
 use crate::reference::Aliases;
-use crate::{Error, KeyService};
+use crate::{Error, Facts, KeyService};
 
 /// AWS's limit on tags per key.
 const MAX_TAGS: usize = 50;
@@ -29,7 +29,9 @@ impl KeyService {
         tags: Vec<Tag>,
     ) -> Result<(), Error> {
         validate_tags(&tags)?;
-        self.update_key(caller, key, "kms:TagResource", |r, arn| {
+        let facts =
+            Facts::default().request_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())));
+        self.update_key_with(caller, key, "kms:TagResource", facts, |r, arn| {
             key_state::check(r.key_state, Use::Manage, arn)?;
             for tag in tags {
                 match r.tags.iter_mut().find(|t| t.key == tag.key) {
@@ -55,7 +57,8 @@ impl KeyService {
         key: &str,
         tag_keys: &[String],
     ) -> Result<(), Error> {
-        self.update_key(caller, key, "kms:UntagResource", |r, arn| {
+        let facts = Facts::default().values("aws:TagKeys", tag_keys.to_vec());
+        self.update_key_with(caller, key, "kms:UntagResource", facts, |r, arn| {
             key_state::check(r.key_state, Use::Manage, arn)?;
             r.tags.retain(|t| !tag_keys.contains(&t.key));
             Ok(())

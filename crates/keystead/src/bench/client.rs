@@ -24,8 +24,10 @@ use super::credentials::Credentials;
 
 /// The media type of AWS JSON 1.1 requests.
 const JSON_1_1: &str = "application/x-amz-json-1.1";
-/// The service every request is signed for.
+/// The service KMS requests are signed for.
 const SERVICE: &str = "kms";
+/// The service Secrets Manager requests are signed for.
+const SECRETS_MANAGER: &str = "secretsmanager";
 
 /// A resolved `http://host[:port]` endpoint.
 pub(crate) struct Endpoint {
@@ -103,6 +105,8 @@ impl fmt::Display for Endpoint {
 pub(crate) struct Call {
     headers: HeaderMap,
     body: Bytes,
+    /// The service the call is signed for (`kms`, or `secretsmanager` for its targets).
+    service: &'static str,
 }
 
 #[cfg(test)]
@@ -112,6 +116,7 @@ impl Call {
         Call {
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            service: SERVICE,
         }
     }
 }
@@ -215,7 +220,8 @@ impl Client {
         Ok(Connection { sender })
     }
 
-    /// Builds a call with `X-Amz-Target: target` (e.g. `TrentService.Encrypt`) and `body`.
+    /// Builds a call with `X-Amz-Target: target` (e.g. `TrentService.Encrypt`) and `body`,
+    /// signed for `secretsmanager` when the target is one of its operations, else for `kms`.
     pub(crate) fn call(&self, target: &str, body: Vec<u8>) -> anyhow::Result<Call> {
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(HOST, self.endpoint.host.clone());
@@ -225,9 +231,15 @@ impl Client {
             "x-amz-target",
             HeaderValue::from_str(target).context("an invalid X-Amz-Target")?,
         );
+        let service = if target.starts_with("secretsmanager.") {
+            SECRETS_MANAGER
+        } else {
+            SERVICE
+        };
         Ok(Call {
             headers,
             body: Bytes::from(body),
+            service,
         })
     }
 
@@ -286,7 +298,7 @@ impl Client {
             secret_access_key: self.credentials.expose_secret_access_key(),
             session_token: self.credentials.session_token(),
             region: &self.region,
-            service: SERVICE,
+            service: call.service,
             time: OffsetDateTime::now_utc(),
             content_sha256_header: false,
         };

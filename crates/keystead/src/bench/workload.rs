@@ -30,6 +30,9 @@ pub(crate) enum Operation {
     Decrypt,
     /// KMS GenerateDataKey of an AES-256 key.
     GenerateDataKey,
+    /// Secrets Manager GetSecretValue of a --plaintext-bytes secret string encrypted under the
+    /// key, created once before the run.
+    GetSecretValue,
 }
 
 impl Operation {
@@ -39,13 +42,14 @@ impl Operation {
             Operation::Encrypt => "encrypt",
             Operation::Decrypt => "decrypt",
             Operation::GenerateDataKey => "generate-data-key",
+            Operation::GetSecretValue => "get-secret-value",
         }
     }
 
     /// Whether --plaintext-bytes applies.
     pub(crate) fn uses_plaintext(self) -> bool {
         match self {
-            Operation::Encrypt | Operation::Decrypt => true,
+            Operation::Encrypt | Operation::Decrypt | Operation::GetSecretValue => true,
             Operation::GenerateDataKey => false,
         }
     }
@@ -55,6 +59,7 @@ impl Operation {
             Operation::Encrypt => "TrentService.Encrypt",
             Operation::Decrypt => "TrentService.Decrypt",
             Operation::GenerateDataKey => "TrentService.GenerateDataKey",
+            Operation::GetSecretValue => "secretsmanager.GetSecretValue",
         }
     }
 }
@@ -76,6 +81,8 @@ enum Expect {
     },
     /// A `Plaintext` of [`DATA_KEY_BYTES`] bytes and a `CiphertextBlob`.
     DataKey,
+    /// A `SecretString` equal to the one stored.
+    SecretString { expected: String },
 }
 
 /// Why a response failed validation. Displayed, it names the kind of failure for the report.
@@ -100,6 +107,8 @@ pub(crate) enum Invalid {
     PlaintextMismatch,
     /// A data key of the wrong length.
     DataKeyLength(usize),
+    /// GetSecretValue returned another string than was stored.
+    SecretMismatch,
 }
 
 impl fmt::Display for Invalid {
@@ -117,6 +126,7 @@ impl fmt::Display for Invalid {
             Invalid::DataKeyLength(n) => {
                 write!(f, "data key Plaintext is {n} bytes, not {DATA_KEY_BYTES}")
             }
+            Invalid::SecretMismatch => f.write_str("SecretString differs from what was stored"),
         }
     }
 }
@@ -128,6 +138,8 @@ struct Output<'a> {
     ciphertext_blob: Option<Cow<'a, str>>,
     #[serde(rename = "Plaintext", borrow, default)]
     plaintext: Option<Cow<'a, str>>,
+    #[serde(rename = "SecretString", borrow, default)]
+    secret_string: Option<Cow<'a, str>>,
 }
 
 /// The request every worker sends, and the check of its response.
@@ -177,6 +189,26 @@ impl Workload {
                 json!({ "KeyId": key_id, "KeySpec": "AES_256" }),
                 Expect::DataKey,
             ),
+            Operation::GetSecretValue => {
+                // Printable text of the asked length, from the same bytes as the plaintexts.
+                let mut secret = STANDARD.encode(&plaintext);
+                secret.truncate(plaintext_bytes);
+                let name = format!("keystead-bench/{}", sample_suffix());
+                let create = json!({ "Name": name, "KmsKeyId": key_id, "SecretString": secret });
+                let create = client.call("secretsmanager.CreateSecret", to_vec(&create)?)?;
+                let response = client
+                    .send_expecting_ok(connection, &create)
+                    .await
+                    .context("creating the secret to read")?;
+                let arn = serde_json::from_slice::<serde_json::Value>(&response)
+                    .ok()
+                    .and_then(|v| v.get("ARN").and_then(|a| a.as_str()).map(str::to_owned))
+                    .context("the CreateSecret response has no ARN")?;
+                (
+                    json!({ "SecretId": arn }),
+                    Expect::SecretString { expected: secret },
+                )
+            }
         };
         let call = client.call(operation.target(), to_vec(&body)?)?;
         Ok(Workload { call, expect })
@@ -215,6 +247,15 @@ impl Workload {
                     if *plaintext != *expected {
                         return Err(Invalid::PlaintextMismatch);
                     }
+                }
+            }
+            Expect::SecretString { expected } => {
+                let text = output
+                    .secret_string
+                    .as_deref()
+                    .ok_or(Invalid::Missing("SecretString"))?;
+                if text != expected {
+                    return Err(Invalid::SecretMismatch);
                 }
             }
             Expect::DataKey => {
@@ -285,6 +326,15 @@ fn ciphertext_shaped(field: Option<&str>, min_len: usize) -> Result<(), Invalid>
 /// The length of the padded base64 of `bytes` bytes.
 fn base64_len(bytes: usize) -> usize {
     bytes.div_ceil(3) * 4
+}
+
+/// A name suffix unique to this run: the time in nanoseconds and the process id.
+fn sample_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{nanos:x}-{:x}", std::process::id())
 }
 
 /// `len` bytes that look random (xorshift64*), the same every run: compressible plaintext would
@@ -403,6 +453,22 @@ mod tests {
         assert_eq!(
             w.check(&ok(&no_blob)),
             Err(Invalid::Missing("CiphertextBlob"))
+        );
+    }
+
+    #[test]
+    fn get_secret_value_needs_the_stored_string_back() {
+        let w = workload(Expect::SecretString {
+            expected: "s3cr3t".to_owned(),
+        });
+        assert_eq!(w.check(&ok(r#"{"SecretString":"s3cr3t"}"#)), Ok(()));
+        assert_eq!(
+            w.check(&ok(r#"{"SecretString":"other"}"#)),
+            Err(Invalid::SecretMismatch)
+        );
+        assert_eq!(
+            w.check(&ok(r#"{"ARN":"a"}"#)),
+            Err(Invalid::Missing("SecretString"))
         );
     }
 
