@@ -72,6 +72,12 @@ def test_virtual_mfa_devices_round_trip(server):
     assert serial == f"arn:aws:iam::{server.account_id}:mfa/{name}"
     seed = base64.b32decode(device["Base32StringSeed"])
     assert len(seed) == 20
+    # The QR code of the otpauth:// URI, as a PNG (decoded back to the URI in keystead-identity's
+    # unit tests): a square greyscale image with room for a version 4+ code at 8 px per module.
+    png = device["QRCodePNG"]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert width == height and width >= (33 + 8) * 8, (width, height)
     with pytest.raises(iam.exceptions.EntityAlreadyExistsException):
         iam.create_virtual_mfa_device(VirtualMFADeviceName=name)
 

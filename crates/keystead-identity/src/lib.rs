@@ -25,6 +25,7 @@ use zeroize::Zeroizing;
 
 mod error;
 mod mfa;
+pub mod qr;
 mod roles;
 mod sts;
 pub mod totp;

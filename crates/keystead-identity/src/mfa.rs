@@ -17,6 +17,10 @@ pub struct CreatedMfaDevice {
     pub record: MfaDeviceRecord,
     /// The seed in RFC 4648 Base32 text, as authenticator apps take it.
     pub base32_seed: Zeroizing<String>,
+    /// The device's `otpauth://totp/...` URI (it holds the seed).
+    pub otpauth_uri: Zeroizing<String>,
+    /// A PNG of the URI's QR code, for authenticator apps to scan.
+    pub qr_code_png: Zeroizing<Vec<u8>>,
 }
 
 /// An enabled MFA device, as ListMFADevices shows it.
@@ -125,11 +129,16 @@ impl IdentityService {
             created_at: self.clock.now(),
             enabled: None,
         };
+        let base32_seed = Zeroizing::new(totp::base32_encode(seed.as_slice()));
+        let otpauth_uri = crate::qr::otpauth_uri(device_name, &caller.account_id, &base32_seed);
+        let qr_code_png = crate::qr::qr_code_png(&otpauth_uri)?;
         self.store.put_mfa_device(&record).await?;
         self.write_state(|s| s.mfa_devices.insert(serial_number, record.clone()));
         Ok(CreatedMfaDevice {
             record,
-            base32_seed: Zeroizing::new(totp::base32_encode(seed.as_slice())),
+            base32_seed,
+            otpauth_uri,
+            qr_code_png,
         })
     }
 

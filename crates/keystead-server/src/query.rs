@@ -337,8 +337,10 @@ async fn iam_dispatch(
                 )
                 .await
                 .map_err(iam_error)?;
-            // The seed is returned as a blob of its Base32 text, as AWS does. No QR code PNG.
+            // The seed is returned as a blob of its Base32 text, as AWS does, and the QR code
+            // of its otpauth:// URI as a PNG.
             let seed = zeroize::Zeroizing::new(created.base32_seed.as_bytes().to_vec());
+            let png = zeroize::Zeroizing::new(created.qr_code_png.to_vec());
             xml(
                 op,
                 request_id,
@@ -346,6 +348,7 @@ async fn iam_dispatch(
                     virtual_mfa_device: Some(iam::VirtualMFADevice {
                         serial_number: Some(created.record.serial_number.clone()),
                         base32_string_seed: Some(keystead_wire::SensitiveBlob::new(seed)),
+                        qr_code_png: Some(keystead_wire::SensitiveBlob::new(png)),
                         ..Default::default()
                     }),
                 },
