@@ -36,6 +36,8 @@ pub use hook::{
     hook_signing_input, verify_hook_request,
 };
 pub use password::{PASSWORD_LENGTH_RANGE, PasswordOptions, generate_password};
-pub use postgres::{DatabaseCredentials, PostgresRotator, PostgresStrategy, alternate_username};
+pub use postgres::{
+    DatabaseCredentials, PostgresRotator, PostgresStrategy, alternate_username, is_postgres_engine,
+};
 pub use schedule::{Cron, RotationRules, RotationWindow, ScheduleExpression, next_rotation};
 pub use step::{Rotator, Step};

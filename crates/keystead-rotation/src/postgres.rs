@@ -27,14 +27,22 @@ use crate::{
     SecretValue, Step, generate_password,
 };
 
-/// The engines this rotator accepts in the secret's `engine` field.
-const ENGINES: [&str; 2] = ["postgres", "aurora-postgresql"];
+/// The engines this rotator accepts in the secret's `engine` field: AWS's own (`postgres`,
+/// `aurora-postgresql`) and `postgresql`, which people write as often.
+const ENGINES: [&str; 3] = ["postgres", "postgresql", "aurora-postgresql"];
 /// The suffix of the alternate user.
 const CLONE_SUFFIX: &str = "_clone";
 /// PostgreSQL's longest identifier (NAMEDATALEN - 1).
 const MAX_ROLE_NAME_LEN: usize = 63;
 /// Characters AWS's templates keep out of generated database passwords.
 const DEFAULT_EXCLUDED: &str = ":/@\"'\\";
+
+/// Whether a database secret's `engine` field names PostgreSQL, that is whether
+/// [`DatabaseCredentials::parse`] (and so [`PostgresRotator`]) accepts it: `postgres`,
+/// `postgresql` or `aurora-postgresql`.
+pub fn is_postgres_engine(engine: &str) -> bool {
+    ENGINES.contains(&engine)
+}
 
 /// Connection credentials read from (or written to) a database secret's JSON. Fields other than
 /// the known ones are kept and written back unchanged.
@@ -72,7 +80,7 @@ impl DatabaseCredentials {
     }
 
     /// Parses a database secret's `SecretString`. `secret_id` only names the secret in errors.
-    /// Requires `engine` (postgres or aurora-postgresql), `host`, `username` and `password`;
+    /// Requires `engine` (postgres, postgresql or aurora-postgresql), `host`, `username` and `password`;
     /// `port` (number or string) defaults to 5432, `dbname` to `postgres`.
     pub fn parse(secret_id: &str, value: &SecretValue) -> Result<Self, Error> {
         let malformed = |reason: &'static str| Error::MalformedSecret {
@@ -90,7 +98,7 @@ impl DatabaseCredentials {
         };
         let engine = text("engine", "engine is not a string")?
             .ok_or_else(|| malformed("engine is missing"))?;
-        if !ENGINES.contains(&engine.as_str()) {
+        if !is_postgres_engine(&engine) {
             return Err(Error::UnsupportedEngine {
                 secret_id: secret_id.to_owned(),
                 engine: engine.chars().take(64).collect(),
@@ -590,5 +598,19 @@ mod tests {
         let c = parse(r#"{"engine":"aurora-postgresql","host":"h","username":"u","password":"p"}"#)
             .expect("defaults");
         assert_eq!((c.port(), c.dbname()), (5432, "postgres"));
+    }
+
+    #[test]
+    fn every_postgres_engine_name_is_accepted_and_no_other() {
+        for engine in ["postgres", "postgresql", "aurora-postgresql"] {
+            assert!(is_postgres_engine(engine), "{engine}");
+            let json =
+                format!(r#"{{"engine":"{engine}","host":"h","username":"u","password":"p"}}"#);
+            let c = DatabaseCredentials::parse("s", &SecretValue::new(json)).expect(engine);
+            assert_eq!(c.username(), "u");
+        }
+        for engine in ["mysql", "Postgres", "postgres ", "aurora-mysql", ""] {
+            assert!(!is_postgres_engine(engine), "{engine:?}");
+        }
     }
 }

@@ -54,6 +54,13 @@ pub enum Error {
         /// What is wrong; never the policy text.
         message: String,
     },
+    /// PutResourcePolicy with `BlockPublicPolicy` and a policy that grants broad access
+    /// (`PublicPolicyException`).
+    #[error(
+        "The BlockPublicPolicy parameter is set to true, and the resource policy did not prevent \
+         broad access to the secret."
+    )]
+    PublicPolicy,
     /// KMS could not encrypt a new version (`EncryptionFailure`): key disabled, pending deletion,
     /// not found.
     #[error("{message}")]

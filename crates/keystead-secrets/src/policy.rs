@@ -32,6 +32,80 @@ pub(crate) fn parse(text: &str) -> Result<Policy, Error> {
     })
 }
 
+/// Condition keys that pin who may use an `Allow` with a wildcard principal to a known account,
+/// organization, resource or network, so the statement does not count as public (as AWS's
+/// `BlockPublicPolicy` check and IAM Access Analyzer treat them).
+const LIMITING_CONDITION_KEYS: [&str; 11] = [
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceowner",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:sourceip",
+    "aws:userid",
+];
+
+/// Whether a (parsed, valid) resource policy grants broad access, which PutResourcePolicy
+/// refuses when `BlockPublicPolicy` is set: an `Allow` statement whose principal is `*` (or has
+/// `*` among its values), or that uses `NotPrincipal`, unless one of its conditions pins a
+/// [`LIMITING_CONDITION_KEYS`] key to values without wildcards.
+pub(crate) fn grants_public_access(text: &str) -> bool {
+    use serde_json::Value;
+    let Ok(doc) = serde_json::from_str::<Value>(text) else {
+        return false;
+    };
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    fn has_wildcard(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s == "*",
+            Value::Array(list) => list.iter().any(has_wildcard),
+            Value::Object(map) => map.values().any(has_wildcard),
+            _ => false,
+        }
+    }
+    fn values_are_exact(v: &Value) -> bool {
+        match v {
+            Value::String(s) => !s.contains(['*', '?']),
+            Value::Array(list) => !list.is_empty() && list.iter().all(values_are_exact),
+            Value::Bool(_) | Value::Number(_) => true,
+            _ => false,
+        }
+    }
+    let limited = |statement: &Value| {
+        let Some(Value::Object(operators)) = statement.get("Condition") else {
+            return false;
+        };
+        operators.iter().any(|(operator, keys)| {
+            // A negated or "IfExists" operator does not pin anything.
+            let op = operator.to_ascii_lowercase();
+            if op.contains("not") || op.ends_with("ifexists") {
+                return false;
+            }
+            let Value::Object(keys) = keys else {
+                return false;
+            };
+            keys.iter().any(|(key, values)| {
+                LIMITING_CONDITION_KEYS.contains(&key.to_ascii_lowercase().as_str())
+                    && values_are_exact(values)
+            })
+        })
+    };
+    statements.into_iter().any(|statement| {
+        let allow = statement.get("Effect").and_then(Value::as_str) == Some("Allow");
+        let broad = statement.get("NotPrincipal").is_some()
+            || statement.get("Principal").is_some_and(has_wildcard);
+        allow && broad && !limited(statement)
+    })
+}
+
 /// The policy evaluated for `record`: its resource policy's statements plus one that lets the
 /// account's root user (and through it the account's IAM policies) perform every
 /// `secretsmanager:` action.
@@ -90,4 +164,65 @@ pub(crate) fn request_context(
     keystead_authz::RequestContext::new(principal, action, arn, account.clone())
         .with_current_time(now)
         .with_value("aws:RequestedRegion", caller.region.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grants_public_access;
+
+    fn statement(principal: &str, condition: &str) -> String {
+        let condition = if condition.is_empty() {
+            String::new()
+        } else {
+            format!(r#","Condition":{condition}"#)
+        };
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",{principal},
+               "Action":"secretsmanager:GetSecretValue","Resource":"*"{condition}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn wildcard_principals_without_a_pinning_condition_are_public() {
+        for principal in [
+            r#""Principal":"*""#,
+            r#""Principal":{"AWS":"*"}"#,
+            r#""Principal":{"AWS":["arn:aws:iam::111122223333:root","*"]}"#,
+            r#""NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"}"#,
+        ] {
+            assert!(
+                grants_public_access(&statement(principal, "")),
+                "{principal}"
+            );
+        }
+        // Conditions that do not pin the caller leave it public.
+        let wildcard_account = r#"{"StringLike":{"aws:PrincipalAccount":"*"}}"#;
+        let negated = r#"{"StringNotEquals":{"aws:PrincipalAccount":"111122223333"}}"#;
+        let other_key = r#"{"Bool":{"aws:SecureTransport":"true"}}"#;
+        for condition in [wildcard_account, negated, other_key] {
+            assert!(
+                grants_public_access(&statement(r#""Principal":"*""#, condition)),
+                "{condition}"
+            );
+        }
+    }
+
+    #[test]
+    fn named_principals_and_pinned_wildcards_are_not_public() {
+        let account = r#""Principal":{"AWS":"arn:aws:iam::111122223333:root"}"#;
+        assert!(!grants_public_access(&statement(account, "")));
+        for condition in [
+            r#"{"StringEquals":{"aws:PrincipalAccount":"111122223333"}}"#,
+            r#"{"StringEquals":{"aws:PrincipalOrgID":["o-abc123"]}}"#,
+            r#"{"ArnEquals":{"aws:SourceArn":"arn:aws:lambda:us-east-1:111122223333:function:f"}}"#,
+        ] {
+            assert!(
+                !grants_public_access(&statement(r#""Principal":"*""#, condition)),
+                "{condition}"
+            );
+        }
+        // A Deny with a wildcard principal grants nothing.
+        let deny = r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}}"#;
+        assert!(!grants_public_access(deny));
+    }
 }

@@ -593,3 +593,50 @@ async fn the_rotation_adapter_reaches_only_the_rotated_secret_and_its_master() {
         "own"
     );
 }
+
+#[tokio::test]
+async fn block_public_policy_refuses_a_wildcard_principal_and_keeps_the_old_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svc = service(&dir, Arc::new(FakeKms::default())).await;
+    let c = caller("us-east-1");
+    svc.create_secret(
+        &c,
+        CreateSecretInput {
+            name: "shared".to_owned(),
+            value: Some(text("v")),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("create");
+    let policy = |principal: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},
+               "Action":"secretsmanager:GetSecretValue","Resource":"*"}}]}}"#
+        )
+    };
+    let account = policy(r#"{"AWS":"arn:aws:iam::111122223333:root"}"#);
+    let public = policy(r#""*""#);
+    svc.put_resource_policy(&c, "shared", account.clone(), true)
+        .await
+        .expect("an account principal is not public");
+    assert!(matches!(
+        svc.put_resource_policy(&c, "shared", public.clone(), true)
+            .await,
+        Err(Error::PublicPolicy)
+    ));
+    let kept = svc.resource_policy(&c, "shared").expect("get");
+    assert_eq!(kept.resource_policy.as_deref(), Some(account.as_str()));
+    // A missing secret is reported as such before the policy's reach is judged.
+    assert!(matches!(
+        svc.put_resource_policy(&c, "missing", public.clone(), true)
+            .await,
+        Err(Error::SecretNotFound)
+    ));
+    // Without the flag, AWS's default, the public policy is stored.
+    svc.put_resource_policy(&c, "shared", public.clone(), false)
+        .await
+        .expect("not blocked by default");
+    let stored = svc.resource_policy(&c, "shared").expect("get");
+    assert_eq!(stored.resource_policy.as_deref(), Some(public.as_str()));
+}

@@ -15,9 +15,9 @@
 //!   `DATA/rotation-hook-signing.pub.pem` at start);
 //! - `keystead:postgres-single-user` / `keystead:postgres-alternating-users` → the built-in
 //!   PostgreSQL rotator, explicitly;
-//! - no ARN and a value `{"engine": "postgres", ...}` (or `aurora-postgresql`) → the built-in
-//!   PostgreSQL rotator, alternating users when the value has `masterarn`, single user
-//!   otherwise (as AWS's templates).
+//! - no ARN and a value `{"engine": "postgres", ...}` (or `postgresql`, `aurora-postgresql`:
+//!   [`keystead_rotation::is_postgres_engine`]) → the built-in PostgreSQL rotator, alternating
+//!   users when the value has `masterarn`, single user otherwise (as AWS's templates).
 //!
 //! A failed rotation leaves AWSCURRENT where it was (the steps never move it before
 //! `finishSecret`), stays pending with `RotationEnabled` true, is logged at warn, keeps its
@@ -225,10 +225,10 @@ fn database_fields(value: Option<&keystead_secrets::SecretValue>) -> (bool, Opti
         return (false, None);
     };
     // The engines the built-in rotator accepts (keystead-rotation's `DatabaseCredentials`).
-    let postgres = matches!(
-        fields.engine.as_deref(),
-        Some("postgres" | "aurora-postgresql")
-    );
+    let postgres = fields
+        .engine
+        .as_deref()
+        .is_some_and(keystead_rotation::is_postgres_engine);
     (postgres, fields.masterarn)
 }
 
@@ -452,6 +452,14 @@ mod tests {
             database_fields(Some(&value(r#"{"engine":"postgres","masterarn":"arn:m"}"#))),
             (true, Some("arn:m".to_owned()))
         );
+        for engine in ["postgresql", "aurora-postgresql"] {
+            let json = format!(r#"{{"engine":"{engine}","username":"u"}}"#);
+            assert_eq!(
+                database_fields(Some(&value(&json))),
+                (true, None),
+                "{engine}"
+            );
+        }
         assert_eq!(
             database_fields(Some(&value(r#"{"engine":"mysql"}"#))),
             (false, None)

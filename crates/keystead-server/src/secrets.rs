@@ -143,6 +143,7 @@ pub(crate) fn secrets_error(e: SecretsError) -> AwsError {
         SecretsError::LimitExceeded { .. } => ErrorCode::LimitExceededException,
         SecretsError::AccessDenied { .. } => ErrorCode::AccessDeniedException,
         SecretsError::MalformedPolicy { .. } => ErrorCode::MalformedPolicyDocumentException,
+        SecretsError::PublicPolicy => ErrorCode::PublicPolicyException,
         SecretsError::EncryptionFailure { .. } => ErrorCode::EncryptionFailure,
         SecretsError::DecryptionFailure { .. } => ErrorCode::DecryptionFailure,
         SecretsError::InvalidNextToken => ErrorCode::InvalidNextTokenException,
@@ -450,6 +451,7 @@ pub(crate) async fn dispatch(
                     caller,
                     &required(r.secret_id)?,
                     required(r.resource_policy)?,
+                    r.block_public_policy.unwrap_or(false),
                 )
                 .await
                 .map_err(secrets_error)?;

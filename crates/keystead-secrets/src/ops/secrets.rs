@@ -425,12 +425,14 @@ impl SecretsService {
         .map(|_| ())
     }
 
-    /// PutResourcePolicy.
+    /// PutResourcePolicy. With `block_public_policy`, a policy that grants broad access (a
+    /// wildcard principal no condition pins down) is refused with [`Error::PublicPolicy`].
     pub async fn put_resource_policy(
         &self,
         caller: &Caller,
         secret_id: &str,
         policy_text: String,
+        block_public_policy: bool,
     ) -> Result<SecretRecord, Error> {
         policy::parse(&policy_text)?;
         self.change_record(
@@ -439,6 +441,9 @@ impl SecretsService {
             "secretsmanager:PutResourcePolicy",
             false,
             |r| {
+                if block_public_policy && policy::grants_public_access(&policy_text) {
+                    return Err(Error::PublicPolicy);
+                }
                 r.resource_policy = Some(policy_text);
                 Ok(())
             },
