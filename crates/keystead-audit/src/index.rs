@@ -16,12 +16,24 @@
 //! This module must never make the log fail: an index that cannot be opened or written makes
 //! lookups fail ([`Error::IndexUnavailable`]) and nothing else.
 //!
+//! Every lookup key of a record is one small row of one table, `entries(name, time, seq)`,
+//! whose `name` is an integer: the id of an `(account, kind, value)` in `names` (ids are
+//! cached by the indexer, so a record costs no string look-up), or, for an `eventID` (unique,
+//! so not worth a `names` row), 63 bits of a SHA-256 of the account and the id, negative, and
+//! checked against the record read back. A record is thus one `events` row and about ten
+//! integer `entries` rows, most of them appended at the end of their name's range; a lookup
+//! walks one name's range in `(time, seq)` order, newest first.
+//!
 //! ```text
-//! events(seq PK, account, time, event_id, event_name, read_only, username, event_source,
-//!        access_key_id, file_seq, offset, len)        ; one row per record
-//! resources(account, kind, value, time, seq) PK all   ; kind 0 = type, 1 = name
+//! events(seq PK, file_seq, offset, len)               ; one row per record
+//! entries(name, time, seq) PK all                     ; one row per lookup key of a record
+//! names(id PK, account, kind, value) UNIQUE(account, kind, value)
+//!     ; kind 0 = every record of the account (value ""), 1 = eventName, 2 = readOnly
+//!     ; ("true"/"false"), 3 = username, 4 = eventSource, 5 = accessKeyId,
+//!     ; 6 = resource type, 7 = resource name (ARN, and a KMS key's id)
+//! event id name = -1 - (u64be(SHA-256("keystead/lookup-event-id/v1" LF account LF id)[..8]) >> 1)
 //! files(file_seq PK, name)
-//! meta(key PK, value)                                 ; schema_version = 1
+//! meta(key PK, value)                                 ; schema_version = 2
 //! next_token = hex(time ":" seq ":" hex(SHA-256(query)[..8]))
 //! ```
 
@@ -46,7 +58,7 @@ use crate::{AuditLog, Error};
 /// The index file's name in the trail directory.
 pub(crate) const INDEX_FILE: &str = "index.sqlite";
 /// Bumped when the schema changes; an index of another version is rebuilt.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 /// CloudTrail's default and largest page.
 const DEFAULT_PAGE: usize = 50;
 /// The largest page this crate serves (the server applies CloudTrail's own limit).
@@ -59,8 +71,15 @@ const CATCH_UP_CHUNK: usize = 20_000;
 const COMMIT_DELAY: Duration = Duration::from_millis(250);
 /// Most records in one transaction of the indexer.
 const COMMIT_RECORDS: usize = 100_000;
-const RESOURCE_TYPE: i64 = 0;
-const RESOURCE_NAME: i64 = 1;
+/// `names.kind`: see the module documentation.
+const KIND_ACCOUNT: i64 = 0;
+const KIND_EVENT_NAME: i64 = 1;
+const KIND_READ_ONLY: i64 = 2;
+const KIND_USERNAME: i64 = 3;
+const KIND_EVENT_SOURCE: i64 = 4;
+const KIND_ACCESS_KEY_ID: i64 = 5;
+const KIND_RESOURCE_TYPE: i64 = 6;
+const KIND_RESOURCE_NAME: i64 = 7;
 
 /// A `LookupEvents` query, already validated by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +285,8 @@ struct Progress {
 /// The indexer's write connection and where catching up starts, from [`Index::open`].
 pub(crate) struct IndexWriter {
     conn: Option<Connection>,
+    /// The ids of `names`.
+    names: Names,
     /// Every record up to this number is indexed.
     indexed: u64,
     /// The log file holding the line after the last one indexed...
@@ -286,9 +307,10 @@ impl Index {
             open_writer(&path, head_seq)
         });
         let (writer, failed) = match opened {
-            Ok((conn, resume)) => (
+            Ok((conn, resume, names)) => (
                 IndexWriter {
                     conn: Some(conn),
+                    names,
                     indexed: resume.indexed,
                     resume_file_seq: resume.file_seq,
                     resume_offset: resume.offset,
@@ -298,6 +320,7 @@ impl Index {
             Err(e) => (
                 IndexWriter {
                     conn: None,
+                    names: Names::default(),
                     indexed: 0,
                     resume_file_seq: 0,
                     resume_offset: 0,
@@ -334,6 +357,7 @@ impl Index {
         };
         let writer = IndexWriter {
             conn: None,
+            names: Names::default(),
             indexed: 0,
             resume_file_seq: 0,
             resume_offset: 0,
@@ -437,7 +461,14 @@ impl Index {
         let mut files: HashMap<u64, File> = HashMap::new();
         let mut events = Vec::with_capacity(rows.len().min(limit));
         for row in rows.iter().take(limit) {
-            events.push(self.read_back(row, &mut files)?);
+            let event = self.read_back(row, &mut files)?;
+            // An event id's name is a hash: keep only the record that has the id.
+            if let Some(LookupAttribute::EventId(id)) = &query.attribute
+                && event.event_id != *id
+            {
+                continue;
+            }
+            events.push(event);
         }
         let next_token = match rows.get(limit.saturating_sub(1)) {
             Some(last) if more => Some(encode_token(last.time, last.seq, &fingerprint)),
@@ -511,55 +542,19 @@ fn select(
     after: (i64, i64),
     limit: usize,
 ) -> rusqlite::Result<Vec<Row>> {
-    const COLUMNS: &str = "e.seq, e.time, e.file_seq, f.name, e.offset, e.len";
-    const RANGE: &str = "e.time >= ?2 AND e.time <= ?3 AND (e.time, e.seq) < (?4, ?5)";
-    use rusqlite::types::Value;
-    /// Where an attribute is found: a column of `events`, or a kind of `resources` row.
-    enum Key {
-        Column(&'static str),
-        Resource(i64),
-    }
-    let key = query.attribute.as_ref().map(|attribute| match attribute {
-        LookupAttribute::EventId(v) => (Key::Column("event_id"), Value::from(v.clone())),
-        LookupAttribute::EventName(v) => (Key::Column("event_name"), Value::from(v.clone())),
-        LookupAttribute::ReadOnly(v) => (Key::Column("read_only"), Value::from(i64::from(*v))),
-        LookupAttribute::Username(v) => (Key::Column("username"), Value::from(v.clone())),
-        LookupAttribute::EventSource(v) => (Key::Column("event_source"), Value::from(v.clone())),
-        LookupAttribute::AccessKeyId(v) => (Key::Column("access_key_id"), Value::from(v.clone())),
-        LookupAttribute::ResourceType(v) => (Key::Resource(RESOURCE_TYPE), Value::from(v.clone())),
-        LookupAttribute::ResourceName(v) => (Key::Resource(RESOURCE_NAME), Value::from(v.clone())),
-    });
-    // Each query walks one index in (time, seq) order from the page's start, newest first.
-    let (sql, value) = match key {
-        None => (
-            format!(
-                "SELECT {COLUMNS} FROM events e JOIN files f ON f.file_seq = e.file_seq \
-                 WHERE e.account = ?1 AND {RANGE} ORDER BY e.time DESC, e.seq DESC LIMIT ?6"
-            ),
-            None,
-        ),
-        Some((Key::Column(column), value)) => (
-            format!(
-                "SELECT {COLUMNS} FROM events e JOIN files f ON f.file_seq = e.file_seq \
-                 WHERE e.account = ?1 AND e.{column} = ?7 AND {RANGE} \
-                 ORDER BY e.time DESC, e.seq DESC LIMIT ?6"
-            ),
-            Some(value),
-        ),
-        Some((Key::Resource(kind), value)) => (
-            format!(
-                "SELECT {COLUMNS} FROM resources r JOIN events e ON e.seq = r.seq \
-                 JOIN files f ON f.file_seq = e.file_seq \
-                 WHERE r.account = ?1 AND r.kind = {kind} AND r.value = ?7 \
-                 AND r.time >= ?2 AND r.time <= ?3 AND (r.time, r.seq) < (?4, ?5) \
-                 ORDER BY r.time DESC, r.seq DESC LIMIT ?6"
-            ),
-            Some(value),
-        ),
+    let Some(name) = query_name(conn, query)? else {
+        return Ok(Vec::new());
     };
-    let mut statement = conn.prepare_cached(&sql)?;
+    // One walk of the entries primary key over one name, in (time, seq) order from the
+    // page's start, newest first.
+    let mut statement = conn.prepare_cached(
+        "SELECT n.seq, n.time, e.file_seq, f.name, e.offset, e.len FROM entries n \
+         JOIN events e ON e.seq = n.seq JOIN files f ON f.file_seq = e.file_seq \
+         WHERE n.name = ?1 AND n.time >= ?2 AND n.time <= ?3 AND (n.time, n.seq) < (?4, ?5) \
+         ORDER BY n.time DESC, n.seq DESC LIMIT ?6",
+    )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let map = |row: &rusqlite::Row<'_>| {
+    let rows = statement.query_map(params![name, start, end, after.0, after.1, limit], |row| {
         Ok(Row {
             seq: row.get::<_, i64>(0)? as u64,
             time: row.get(1)?,
@@ -568,18 +563,106 @@ fn select(
             offset: row.get::<_, i64>(4)? as u64,
             len: row.get::<_, i64>(5)? as u64,
         })
-    };
-    let rows = match value {
-        None => statement.query_map(
-            params![query.account_id, start, end, after.0, after.1, limit],
-            map,
-        )?,
-        Some(value) => statement.query_map(
-            params![query.account_id, start, end, after.0, after.1, limit, value],
-            map,
-        )?,
-    };
+    })?;
     rows.collect()
+}
+
+/// The `entries` name a query walks; `None` if no record was ever indexed under it.
+fn query_name(conn: &Connection, query: &LookupQuery) -> rusqlite::Result<Option<i64>> {
+    let account = query.account_id.as_str();
+    let (kind, value) = match &query.attribute {
+        None => (KIND_ACCOUNT, ""),
+        Some(LookupAttribute::EventId(id)) => return Ok(Some(event_id_name(account, id))),
+        Some(LookupAttribute::EventName(v)) => (KIND_EVENT_NAME, v.as_str()),
+        Some(LookupAttribute::ReadOnly(v)) => (KIND_READ_ONLY, bool_text(*v)),
+        Some(LookupAttribute::Username(v)) => (KIND_USERNAME, v.as_str()),
+        Some(LookupAttribute::EventSource(v)) => (KIND_EVENT_SOURCE, v.as_str()),
+        Some(LookupAttribute::AccessKeyId(v)) => (KIND_ACCESS_KEY_ID, v.as_str()),
+        Some(LookupAttribute::ResourceType(v)) => (KIND_RESOURCE_TYPE, v.as_str()),
+        Some(LookupAttribute::ResourceName(v)) => (KIND_RESOURCE_NAME, v.as_str()),
+    };
+    conn.prepare_cached("SELECT id FROM names WHERE account = ?1 AND kind = ?2 AND value = ?3")?
+        .query_row(params![account, kind, value], |r| r.get(0))
+        .optional()
+}
+
+fn bool_text(value: bool) -> &'static str {
+    if value { "true" } else { "false" }
+}
+
+/// The `entries` name of an event id: negative, so apart from every `names` id.
+fn event_id_name(account: &str, event_id: &str) -> i64 {
+    let mut hasher = StreamingSha256::new();
+    hasher.update(b"keystead/lookup-event-id/v1\n");
+    hasher.update(account.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(event_id.as_bytes());
+    let digest = hasher.finish();
+    let mut high = [0u8; 8];
+    high.copy_from_slice(&digest[..8]);
+    // 63 bits, so that the result is in [-2^63, -1].
+    -1 - (u64::from_be_bytes(high) >> 1) as i64
+}
+
+/// The ids of `names`, as the indexer (their only writer) has seen them.
+#[derive(Default)]
+struct Names {
+    /// `kind ":" len(account) ":" account value` → id.
+    ids: HashMap<String, i64>,
+    /// The key being looked up, reused.
+    key: String,
+}
+
+impl Names {
+    /// Every name in the index.
+    fn load(conn: &Connection) -> rusqlite::Result<Self> {
+        let mut names = Self::default();
+        let mut statement = conn.prepare("SELECT id, account, kind, value FROM names")?;
+        let rows = statement.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, account, kind, value) = row?;
+            names.set_key(&account, kind, &value);
+            names.ids.insert(names.key.clone(), id);
+        }
+        Ok(names)
+    }
+
+    fn set_key(&mut self, account: &str, kind: i64, value: &str) {
+        use std::fmt::Write;
+        self.key.clear();
+        // The account's length makes the key unambiguous whatever the strings hold.
+        let _ = write!(self.key, "{kind}:{}:{account}{value}", account.len());
+    }
+
+    /// The id of `(account, kind, value)`, added to `names` (in the open transaction) if new.
+    fn id(
+        &mut self,
+        conn: &Connection,
+        account: &str,
+        kind: i64,
+        value: &str,
+    ) -> rusqlite::Result<i64> {
+        self.set_key(account, kind, value);
+        if let Some(id) = self.ids.get(&self.key) {
+            return Ok(*id);
+        }
+        conn.prepare_cached(
+            "INSERT INTO names (account, kind, value) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![account, kind, value])?;
+        let id = conn
+            .prepare_cached("SELECT id FROM names WHERE account = ?1 AND kind = ?2 AND value = ?3")?
+            .query_row(params![account, kind, value], |r| r.get(0))?;
+        self.ids.insert(self.key.clone(), id);
+        Ok(id)
+    }
 }
 
 /// A short hash of what a token is valid for.
@@ -618,8 +701,9 @@ fn remove_index(path: &Path) {
     }
 }
 
-/// Opens the write connection; returns it with where to resume catching up from. Drops an index of another schema or one ahead of the log.
-fn open_writer(path: &Path, head_seq: u64) -> rusqlite::Result<(Connection, Resume)> {
+/// Opens the write connection; returns it with where to resume catching up from and the names
+/// it holds. Drops an index of another schema or one ahead of the log.
+fn open_writer(path: &Path, head_seq: u64) -> rusqlite::Result<(Connection, Resume, Names)> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // Derived data: a transaction lost to a power cut is caught up from the log.
@@ -654,38 +738,31 @@ fn open_writer(path: &Path, head_seq: u64) -> rusqlite::Result<(Connection, Resu
         Resume::default()
     };
     if version == Some(SCHEMA_VERSION) && last.indexed <= head_seq {
-        return Ok((conn, last));
+        let names = Names::load(&conn)?;
+        return Ok((conn, last, names));
     }
     // Another schema, or an index of records the log does not have: start again.
     conn.execute_batch(
         "DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS resources; \
+         DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS names; \
          DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS meta;
          CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
          CREATE TABLE files (file_seq INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         CREATE TABLE names (
+             id INTEGER PRIMARY KEY, account TEXT NOT NULL, kind INTEGER NOT NULL,
+             value TEXT NOT NULL, UNIQUE (account, kind, value));
          CREATE TABLE events (
-             seq INTEGER PRIMARY KEY, account TEXT NOT NULL, time INTEGER NOT NULL,
-             event_id TEXT NOT NULL, event_name TEXT NOT NULL, read_only INTEGER NOT NULL,
-             username TEXT, event_source TEXT NOT NULL, access_key_id TEXT,
-             file_seq INTEGER NOT NULL, offset INTEGER NOT NULL, len INTEGER NOT NULL);
-         CREATE INDEX events_time ON events (account, time, seq);
-         CREATE INDEX events_event_id ON events (event_id);
-         CREATE INDEX events_event_name ON events (account, event_name, time, seq);
-         CREATE INDEX events_read_only ON events (account, read_only, time, seq);
-         CREATE INDEX events_username ON events (account, username, time, seq)
-             WHERE username IS NOT NULL;
-         CREATE INDEX events_event_source ON events (account, event_source, time, seq);
-         CREATE INDEX events_access_key_id ON events (account, access_key_id, time, seq)
-             WHERE access_key_id IS NOT NULL;
-         CREATE TABLE resources (
-             account TEXT NOT NULL, kind INTEGER NOT NULL, value TEXT NOT NULL,
-             time INTEGER NOT NULL, seq INTEGER NOT NULL,
-             PRIMARY KEY (account, kind, value, time, seq)) WITHOUT ROWID;",
+             seq INTEGER PRIMARY KEY, file_seq INTEGER NOT NULL, offset INTEGER NOT NULL,
+             len INTEGER NOT NULL);
+         CREATE TABLE entries (
+             name INTEGER NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL,
+             PRIMARY KEY (name, time, seq)) WITHOUT ROWID;",
     )?;
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
         [SCHEMA_VERSION],
     )?;
-    Ok((conn, Resume::default()))
+    Ok((conn, Resume::default(), Names::default()))
 }
 
 /// Where the indexer is: the highest record indexed, and the end of its line.
@@ -698,66 +775,80 @@ struct Resume {
 
 /// Inserts `batches` (the records after `after`) in the open transaction; returns the highest
 /// record number inserted.
-fn insert(conn: &Connection, batches: &[IndexBatch], after: u64) -> rusqlite::Result<u64> {
-    let tx = conn;
+fn insert(
+    conn: &Connection,
+    names: &mut Names,
+    batches: &[IndexBatch],
+    after: u64,
+) -> rusqlite::Result<u64> {
     let mut highest = after;
-    {
-        let mut file = tx.prepare_cached("INSERT OR IGNORE INTO files VALUES (?1, ?2)")?;
-        let mut event = tx.prepare_cached(
-            "INSERT OR IGNORE INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-             ?12)",
-        )?;
-        let mut resource =
-            tx.prepare_cached("INSERT OR IGNORE INTO resources VALUES (?1, ?2, ?3, ?4, ?5)")?;
-        for batch in batches {
-            let file_seq = batch.file_seq as i64;
-            let mut named = false;
-            for record in batch.records.iter().filter(|r| r.seq > after) {
-                if !named {
-                    file.execute(params![file_seq, batch.file_name])?;
-                    named = true;
-                }
-                let keys = &record.keys;
-                let seq = record.seq as i64;
-                event.execute(params![
-                    seq,
-                    keys.account,
-                    keys.time,
-                    keys.event_id,
-                    keys.event_name,
-                    keys.read_only,
-                    keys.username,
-                    keys.event_source,
-                    keys.access_key_id,
-                    file_seq,
-                    record.offset as i64,
-                    record.len as i64,
-                ])?;
-                for (resource_type, arn) in &keys.resources {
-                    if let Some(resource_type) = resource_type {
-                        resource.execute(params![
-                            keys.account,
-                            RESOURCE_TYPE,
-                            resource_type,
-                            keys.time,
-                            seq
-                        ])?;
-                    }
-                    for name in resource_names(arn) {
-                        resource.execute(params![
-                            keys.account,
-                            RESOURCE_NAME,
-                            name,
-                            keys.time,
-                            seq
-                        ])?;
-                    }
-                }
-                highest = highest.max(record.seq);
+    let mut file = conn.prepare_cached("INSERT OR IGNORE INTO files VALUES (?1, ?2)")?;
+    let mut event = conn.prepare_cached("INSERT OR IGNORE INTO events VALUES (?1, ?2, ?3, ?4)")?;
+    // (name, time, seq) of every entry, inserted in key order at the end.
+    let mut entries: Vec<[i64; 3]> = Vec::new();
+    for batch in batches {
+        let file_seq = batch.file_seq as i64;
+        let mut named = false;
+        for record in batch.records.iter().filter(|r| r.seq > after) {
+            if !named {
+                file.execute(params![file_seq, batch.file_name])?;
+                named = true;
             }
+            let keys = &record.keys;
+            let seq = record.seq as i64;
+            event.execute(params![
+                seq,
+                file_seq,
+                record.offset as i64,
+                record.len as i64
+            ])?;
+            let account = keys.account.as_str();
+            entries.push([event_id_name(account, &keys.event_id), keys.time, seq]);
+            let mut add = |kind: i64, value: &str| -> rusqlite::Result<()> {
+                entries.push([names.id(conn, account, kind, value)?, keys.time, seq]);
+                Ok(())
+            };
+            add(KIND_ACCOUNT, "")?;
+            add(KIND_EVENT_NAME, &keys.event_name)?;
+            add(KIND_READ_ONLY, bool_text(keys.read_only))?;
+            add(KIND_EVENT_SOURCE, &keys.event_source)?;
+            if let Some(username) = &keys.username {
+                add(KIND_USERNAME, username)?;
+            }
+            if let Some(access_key_id) = &keys.access_key_id {
+                add(KIND_ACCESS_KEY_ID, access_key_id)?;
+            }
+            for (resource_type, arn) in &keys.resources {
+                if let Some(resource_type) = resource_type {
+                    add(KIND_RESOURCE_TYPE, resource_type)?;
+                }
+                for name in resource_names(arn) {
+                    add(KIND_RESOURCE_NAME, name)?;
+                }
+            }
+            highest = highest.max(record.seq);
         }
     }
+    insert_entries(conn, &mut entries)?;
     Ok(highest)
+}
+
+/// Rows of `entries` per `INSERT` statement.
+const ENTRIES_PER_INSERT: usize = 64;
+
+/// Inserts `entries` in key order, [`ENTRIES_PER_INSERT`] rows per statement: most land next
+/// to the one before, on a page already in the cache.
+fn insert_entries(conn: &Connection, entries: &mut [[i64; 3]]) -> rusqlite::Result<()> {
+    entries.sort_unstable();
+    for chunk in entries.chunks(ENTRIES_PER_INSERT) {
+        let mut sql = String::from("INSERT OR IGNORE INTO entries VALUES (?, ?, ?)");
+        for _ in 1..chunk.len() {
+            sql.push_str(", (?, ?, ?)");
+        }
+        let mut statement = conn.prepare_cached(&sql)?;
+        statement.execute(rusqlite::params_from_iter(chunk.iter().flatten()))?;
+    }
+    Ok(())
 }
 
 impl IndexWriter {
@@ -826,8 +917,13 @@ impl IndexWriter {
                             (Instant::now(), 0, self.indexed)
                         }
                     };
-                    let highest =
-                        insert(conn, std::slice::from_ref(&batch), self.indexed).map_err(sql)?;
+                    let highest = insert(
+                        conn,
+                        &mut self.names,
+                        std::slice::from_ref(&batch),
+                        self.indexed,
+                    )
+                    .map_err(sql)?;
                     if let Some(last) = batch.records.last() {
                         self.resume_file_seq = batch.file_seq;
                         self.resume_offset = last.offset + last.len;
@@ -955,8 +1051,13 @@ impl IndexWriter {
             return Ok(());
         }
         let tx = conn.transaction().map_err(|e| e.to_string())?;
-        let highest =
-            insert(&tx, std::slice::from_ref(batch), self.indexed).map_err(|e| e.to_string())?;
+        let highest = insert(
+            &tx,
+            &mut self.names,
+            std::slice::from_ref(batch),
+            self.indexed,
+        )
+        .map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
         batch.records.clear();
         self.indexed = highest;
@@ -982,6 +1083,24 @@ mod tests {
         );
         let names: Vec<_> = resource_names("arn:aws:kms:us-east-1:1:alias/x").collect();
         assert_eq!(names, ["arn:aws:kms:us-east-1:1:alias/x"]);
+    }
+
+    #[test]
+    fn event_id_names_are_negative_and_differ_by_account() {
+        let id = "abcde202-ba1a-467c-b4ba-f729d45ae521";
+        let name = event_id_name("111122223333", id);
+        assert!(name < 0);
+        assert_eq!(name, event_id_name("111122223333", id));
+        assert_ne!(name, event_id_name("444455556666", id));
+    }
+
+    #[test]
+    fn name_keys_are_unambiguous() {
+        let mut names = Names::default();
+        names.set_key("1", KIND_USERNAME, "2:3");
+        let first = names.key.clone();
+        names.set_key("1:2", KIND_USERNAME, "3");
+        assert_ne!(first, names.key);
     }
 
     #[test]

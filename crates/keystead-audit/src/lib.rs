@@ -42,7 +42,7 @@ pub use event::{
 pub use index::{LookedUpEvent, LookupAttribute, LookupPage, LookupQuery};
 pub use log::{
     AUDIT_EVENT_SOURCE, AppendReceipt, AuditLog, AuditLogConfig, LogStats, MAX_EVENT_BYTES,
-    RECOVERY_EVENT_NAME, Recovery,
+    RECOVERY_EVENT_NAME, Recovery, random_event_id,
 };
 pub use read::{Records, TrailRecord, read_records};
 pub use verify::{Finding, Notice, Report, verify};

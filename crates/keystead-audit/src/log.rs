@@ -275,7 +275,9 @@ impl AuditLog {
     /// writer, the record may still be written.
     pub async fn append(&self, event: &AuditEvent) -> Result<AppendReceipt, Error> {
         event.check_no_secrets()?;
-        let bytes = serde_json::to_vec(event).map_err(Error::Internal)?;
+        // Most records are under 2 KiB: one allocation instead of a doubling series.
+        let mut bytes = Vec::with_capacity(2048);
+        serde_json::to_writer(&mut bytes, event).map_err(Error::Internal)?;
         if bytes.len() > MAX_EVENT_BYTES {
             return Err(Error::EventTooLarge {
                 limit: MAX_EVENT_BYTES,
@@ -946,8 +948,9 @@ fn now(clock: &dyn Clock) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// A random UUID (version 4) for `eventID`, from keystead-crypto's generator.
-pub(crate) fn random_event_id() -> String {
+/// A random UUID (version 4) for `eventID`, from keystead-crypto's generator (in process: no
+/// system call per record).
+pub fn random_event_id() -> String {
     let mut bytes = keystead_crypto::random_array::<16>()
         .map(|b| *b)
         .unwrap_or([0u8; 16]);

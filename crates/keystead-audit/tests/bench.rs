@@ -1,6 +1,8 @@
 //! Figures, not assertions: run with
 //! `cargo test --release -p keystead-audit --test bench -- --ignored --nocapture --test-threads 1`.
-//! Set `KEYSTEAD_AUDIT_BENCH_DIR` to measure on another file system than the temp dir's.
+//! Set `KEYSTEAD_AUDIT_BENCH_DIR` to measure on another file system than the temp dir's, and
+//! `KEYSTEAD_AUDIT_BENCH_VARIED` to append records as varied as a server's (keys, users, random
+//! event ids) rather than one record over and over.
 
 mod common;
 
@@ -26,7 +28,7 @@ async fn append_concurrently(log: Arc<AuditLog>, appenders: u64, per_appender: u
             let log = Arc::clone(&log);
             tokio::spawn(async move {
                 for n in 0..per_appender {
-                    log.append(&event(t * per_appender + n))
+                    log.append(&record(t * per_appender + n))
                         .await
                         .expect("append");
                 }
@@ -127,6 +129,17 @@ async fn verify_throughput() {
             report.bytes as f64 / 1e6 / seconds
         );
     }
+}
+
+/// Record `n` of the append benchmark: as [`event`], or, with `KEYSTEAD_AUDIT_BENCH_VARIED`
+/// set, as a server writes them: [`varied`], with a random event id.
+fn record(n: u64) -> keystead_audit::AuditEvent {
+    if std::env::var_os("KEYSTEAD_AUDIT_BENCH_VARIED").is_none() {
+        return event(n);
+    }
+    let mut record = varied(n);
+    record.event_id = keystead_audit::random_event_id();
+    record
 }
 
 /// Record `n` of the lookup benchmark: 1000 keys, 8 operations, 50 users, 2 accounts.

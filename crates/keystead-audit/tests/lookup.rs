@@ -378,7 +378,7 @@ async fn an_index_left_behind_by_a_crash_after_the_log_fsync_is_caught_up_when_o
     {
         let conn = rusqlite::Connection::open(dir.join("index.sqlite")).expect("index");
         conn.execute_batch(
-            "DELETE FROM events WHERE seq > 30; DELETE FROM resources WHERE seq > 30; \
+            "DELETE FROM events WHERE seq > 30; DELETE FROM entries WHERE seq > 30; \
              DELETE FROM files WHERE file_seq > (SELECT max(file_seq) FROM events);",
         )
         .expect("delete");
@@ -387,6 +387,33 @@ async fn an_index_left_behind_by_a_crash_after_the_log_fsync_is_caught_up_when_o
     assert_eq!(lookup(&log, &query(None)), before);
     let q = query(Some(LookupAttribute::EventName("Decrypt".into())));
     assert_eq!(numbers(&lookup(&log, &q)), expected(25, |n| n % 4 == 0));
+    log.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn an_index_of_an_older_schema_is_rebuilt_from_the_log_when_opened() {
+    let (_temp, dir, key) = temp();
+    let log = trail(&dir, &key, 5).await;
+    let before = lookup(&log, &query(None));
+    log.close().await.expect("close");
+    remove_index(&dir);
+    {
+        // What schema 1 left: its version, and tables this schema does not have.
+        let conn = rusqlite::Connection::open(dir.join("index.sqlite")).expect("index");
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO meta VALUES ('schema_version', 1);
+             CREATE TABLE events (seq INTEGER PRIMARY KEY, account TEXT, time INTEGER);
+             INSERT INTO events VALUES (1, 'x', 0);
+             CREATE TABLE resources (account TEXT, kind INTEGER, value TEXT, time INTEGER,
+                                     seq INTEGER, PRIMARY KEY (account, kind, value, time, seq))
+                 WITHOUT ROWID;",
+        )
+        .expect("schema 1");
+    }
+    let log = open(&dir, &key);
+    assert_eq!(lookup(&log, &query(None)), before);
+    assert_eq!(numbers(&lookup(&log, &query(None))), expected(5, |_| true));
     log.close().await.expect("close");
 }
 

@@ -6,10 +6,13 @@
 //! It must never put a secret into a record: request parameters are copied from the request
 //! with CloudTrail's camelCase names, minus every field that carries plaintext, ciphertext,
 //! key material, secret values or credentials ([`SENSITIVE_PARAMETERS`]), and the log itself
-//! refuses a record that still carries one. `responseElements` stays `null`: AWS writes `null`
-//! for every cryptographic operation, and keystead writes it for all of them so that no
-//! response secret (a data key, a secret access key) can ever reach the trail.
+//! refuses a record that still carries one. `responseElements` is `null` except for the
+//! management calls whose elements AWS records and that carry no secret (`CreateKey`,
+//! `ScheduleKeyDeletion`: [`kms_response_elements`]); AWS writes `null` for every
+//! cryptographic operation, and so does keystead, so that no response secret (a data key, a
+//! plaintext) can reach the trail.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
@@ -19,6 +22,7 @@ use keystead_audit::{
     UserIdentity,
 };
 use keystead_types::{Caller, RequestSource, UnixMillis};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -284,7 +288,8 @@ pub(crate) enum Parameters {
     /// Nothing readable: no body, a body too large, or not JSON.
     #[default]
     None,
-    /// A JSON 1.1 body.
+    /// A JSON 1.1 body: only its top-level members in [`LOGGED_JSON_MEMBERS`], by their
+    /// request names (the rest, plaintexts and ciphertexts included, is never copied).
     Json(Map<String, Value>),
     /// Query-protocol parameters (name, value), without `Action` and `Version`.
     Query(Vec<(String, String)>),
@@ -312,6 +317,11 @@ pub(crate) struct RequestFacts {
     pub(crate) parameters: Parameters,
     /// The ARN of the key a `CreateKey` request created.
     pub(crate) new_key_arn: Option<String>,
+    /// The key id in the header of the request's `CiphertextBlob`, if it has a readable one.
+    pub(crate) ciphertext_key_id: Option<String>,
+    /// `responseElements` of a successful call, for the operations AWS writes them for
+    /// ([`kms_response_elements`]).
+    pub(crate) response_elements: Option<Map<String, Value>>,
 }
 
 impl RequestFacts {
@@ -328,6 +338,8 @@ impl RequestFacts {
             caller: None,
             parameters: Parameters::None,
             new_key_arn: None,
+            ciphertext_key_id: None,
+            response_elements: None,
         }
     }
 
@@ -340,10 +352,20 @@ impl RequestFacts {
         }
     }
 
-    /// Keeps a JSON body's top-level object as the parameters.
+    /// Keeps what a record needs of a JSON body whose top level is an object: the members in
+    /// [`LOGGED_JSON_MEMBERS`], and the key id in the header of its `CiphertextBlob`.
+    ///
+    /// One pass over the body that copies nothing else: a plaintext or ciphertext member is
+    /// skipped where it stands (serde's `IgnoredAny`), and a `CiphertextBlob` is read in place
+    /// for its first bytes only.
     pub(crate) fn note_json_body(&mut self, body: &[u8]) {
-        if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
-            self.parameters = Parameters::Json(map);
+        if let Ok(JsonBody {
+            logged,
+            ciphertext_key_id,
+        }) = serde_json::from_slice::<JsonBody>(body)
+        {
+            self.parameters = Parameters::Json(logged);
+            self.ciphertext_key_id = ciphertext_key_id;
         }
     }
 }
@@ -475,7 +497,7 @@ impl Audit {
             region,
             account,
             "kms.amazonaws.com",
-            uuid::Uuid::new_v4().to_string(),
+            keystead_audit::random_event_id(),
         );
         if let Some(arn) = &arn {
             event.resources.push(key_resource(arn));
@@ -532,7 +554,7 @@ impl Audit {
             region.as_str(),
             source_ip,
             facts.request_id.as_str(),
-            uuid::Uuid::new_v4().to_string(),
+            keystead_audit::random_event_id(),
             recipient.as_str(),
         );
         event.user_agent = facts.source.user_agent.clone().map(|mut agent| {
@@ -544,6 +566,9 @@ impl Audit {
             event.error_message = Some(message.to_owned());
         }
         event.read_only = is_read_only(service, &facts.event_name);
+        if error.is_none() {
+            event.response_elements = facts.response_elements.clone();
+        }
         // CloudTrail writes `null`, not `{}`, for a request without parameters.
         event.request_parameters = match &facts.parameters {
             Parameters::None => None,
@@ -580,20 +605,15 @@ impl Audit {
     /// request names no key and the key is one keystead holds. The header is not authenticated
     /// here; a record of a forged blob names the key the forger chose, as AWS's would.
     fn ciphertext_key_arn(&self, facts: &RequestFacts) -> Option<String> {
-        use base64::Engine;
         let Parameters::Json(map) = &facts.parameters else {
             return None;
         };
-        let field = match facts.event_name.as_str() {
-            "Decrypt" if !map.contains_key("KeyId") => "CiphertextBlob",
-            "ReEncrypt" if !map.contains_key("SourceKeyId") => "CiphertextBlob",
+        match facts.event_name.as_str() {
+            "Decrypt" if !map.contains_key("KeyId") => {}
+            "ReEncrypt" if !map.contains_key("SourceKeyId") => {}
             _ => return None,
-        };
-        let blob = base64::engine::general_purpose::STANDARD
-            .decode(map.get(field)?.as_str()?)
-            .ok()?;
-        let header = keystead_crypto::ciphertext::read_header(&blob).ok()?;
-        self.key_arn(&header.key_id.to_string())
+        }
+        self.key_arn(facts.ciphertext_key_id.as_deref()?)
     }
 
     /// `resources`: the KMS keys the request names (by id or key ARN).
@@ -753,18 +773,25 @@ fn camel_case(name: &str) -> String {
     }
 }
 
-/// A JSON request object with CloudTrail's names and without sensitive fields. Encryption
-/// contexts are copied as they are: their keys are the caller's.
 /// The top level of a JSON request: only [`LOGGED_JSON_MEMBERS`], then as [`camel_case_map`].
 fn logged_json_parameters(map: &Map<String, Value>) -> Map<String, Value> {
-    let known: Map<String, Value> = map
-        .iter()
-        .filter(|(name, _)| LOGGED_JSON_MEMBERS.binary_search(&name.as_str()).is_ok())
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    camel_case_map(&known)
+    let mut out = Map::new();
+    for (name, value) in map {
+        if LOGGED_JSON_MEMBERS.binary_search(&name.as_str()).is_err() || is_sensitive(name) {
+            continue;
+        }
+        let value = if name.contains("EncryptionContext") {
+            value.clone()
+        } else {
+            camel_case_value(value)
+        };
+        out.insert(camel_case(name), value);
+    }
+    out
 }
 
+/// A JSON request object with CloudTrail's names and without sensitive fields. Encryption
+/// contexts are copied as they are: their keys are the caller's.
 fn camel_case_map(map: &Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::new();
     for (name, value) in map {
@@ -800,6 +827,213 @@ fn query_parameters(pairs: &[(String, String)]) -> Map<String, Value> {
         out.insert(name.join("."), Value::String(value.clone()));
     }
     out
+}
+
+/// `responseElements` of a successful KMS call, as AWS writes them: `CreateKey` →
+/// `{keyMetadata}`, `ScheduleKeyDeletion` → `{keyId, deletionDate, keyState,
+/// pendingWindowInDays}`, with camelCase names (but `AWSAccountId`, as AWS keeps it) and dates
+/// as AWS prints them (`Aug 10, 2022, 10:38:27 PM`). `None` for every other operation: the
+/// cryptographic ones above all, whose responses carry plaintexts and data keys.
+pub(crate) fn kms_response_elements(
+    operation: &str,
+    response: &[u8],
+) -> Option<Map<String, Value>> {
+    let logged = match operation {
+        "CreateKey" => {
+            let Value::Object(mut response) = serde_json::from_slice(response).ok()? else {
+                return None;
+            };
+            let Some(Value::Object(metadata)) = response.remove("KeyMetadata") else {
+                return None;
+            };
+            let mut elements = Map::new();
+            elements.insert(
+                "keyMetadata".to_owned(),
+                Value::Object(response_members(metadata)),
+            );
+            elements
+        }
+        "ScheduleKeyDeletion" => {
+            let Value::Object(response) = serde_json::from_slice(response).ok()? else {
+                return None;
+            };
+            response_members(response)
+        }
+        _ => return None,
+    };
+    Some(logged)
+}
+
+/// A response object with CloudTrail's names, its dates as AWS prints them, and nothing
+/// sensitive.
+fn response_members(object: Map<String, Value>) -> Map<String, Value> {
+    const DATES: &[&str] = &["CreationDate", "DeletionDate", "ValidTo"];
+    let mut out = Map::new();
+    for (name, value) in object {
+        if is_sensitive(&name) {
+            continue;
+        }
+        let value = match &value {
+            Value::Number(seconds) if DATES.contains(&name.as_str()) => seconds
+                .as_f64()
+                .and_then(aws_date)
+                .map_or(value, Value::String),
+            _ => camel_case_value(&value),
+        };
+        let name = if name == "AWSAccountId" {
+            name
+        } else {
+            camel_case(&name)
+        };
+        out.insert(name, value);
+    }
+    out
+}
+
+/// A date of a response element as AWS prints it: `Aug 10, 2022, 10:38:27 PM` (UTC).
+fn aws_date(seconds: f64) -> Option<String> {
+    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+        "[month repr:short] [day padding:none], [year], [hour repr:12 padding:none]:[minute]:[second] [period]"
+    );
+    #[allow(clippy::cast_possible_truncation)] // whole seconds, as AWS prints them
+    let time = OffsetDateTime::from_unix_timestamp(seconds.floor() as i64).ok()?;
+    time.format(FORMAT).ok()
+}
+
+/// What [`RequestFacts::note_json_body`] keeps of a JSON body.
+struct JsonBody {
+    /// The members in [`LOGGED_JSON_MEMBERS`], by their request names.
+    logged: Map<String, Value>,
+    /// The key id in the header of `CiphertextBlob`.
+    ciphertext_key_id: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for JsonBody {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(JsonBodyVisitor)
+    }
+}
+
+struct JsonBodyVisitor;
+
+impl<'de> Visitor<'de> for JsonBodyVisitor {
+    type Value = JsonBody;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<JsonBody, A::Error> {
+        let mut body = JsonBody {
+            logged: Map::new(),
+            ciphertext_key_id: None,
+        };
+        while let Some(Text(name)) = members.next_key::<Text<'de>>()? {
+            if LOGGED_JSON_MEMBERS.binary_search(&&*name).is_ok() {
+                // As `Value` does, a repeated member keeps its last value.
+                body.logged
+                    .insert(name.into_owned(), members.next_value::<Value>()?);
+            } else if name == "CiphertextBlob" {
+                body.ciphertext_key_id = members
+                    .next_value::<AnyText<'de>>()?
+                    .0
+                    .and_then(|blob| ciphertext_header_key_id(&blob));
+            } else {
+                members.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// A JSON string, borrowed from the body unless it has escapes.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_str(TextVisitor)
+            .map(|text| Text(text.0.unwrap_or_default()))
+    }
+}
+
+/// Any JSON value: the text of a string, `None` for anything else (skipped, not copied).
+struct AnyText<'de>(Option<Cow<'de, str>>);
+
+impl<'de> Deserialize<'de> for AnyText<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = AnyText<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(AnyText(Some(Cow::Borrowed(text))))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(AnyText(Some(Cow::Owned(text.to_owned()))))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(AnyText(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(AnyText(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(AnyText(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(AnyText(None))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(AnyText(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        while items.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(AnyText(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Self::Value, A::Error> {
+        while members.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(AnyText(None))
+    }
+}
+
+/// The key id in the header of a base64 ciphertext blob, decoding only the header's bytes. The
+/// header is not authenticated here (see [`Audit::ciphertext_key_arn`]).
+fn ciphertext_header_key_id(blob: &str) -> Option<String> {
+    use base64::Engine;
+    use keystead_crypto::ciphertext::{BLOB_OVERHEAD, HEADER_LEN, read_header};
+    // Base64 text of at least `BLOB_OVERHEAD` bytes, of which the header is the first
+    // `HEADER_LEN` (a whole number of 4-character groups, since 21 = 7 * 3).
+    const HEADER_CHARS: usize = HEADER_LEN.div_ceil(3) * 4;
+    if blob.len() < BLOB_OVERHEAD.div_ceil(3) * 4 || !blob.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut header = [0u8; HEADER_CHARS / 4 * 3];
+    let n = base64::engine::general_purpose::STANDARD
+        .decode_slice(blob.get(..HEADER_CHARS)?, &mut header)
+        .ok()?;
+    // `read_header` checks the length of a whole blob: pad the header out to one.
+    let mut padded = [0u8; BLOB_OVERHEAD];
+    padded.get_mut(..n)?.copy_from_slice(header.get(..n)?);
+    (n >= HEADER_LEN).then_some(())?;
+    Some(read_header(&padded).ok()?.key_id.to_string())
 }
 
 /// The longest user agent or error message kept whole in a record of an oversized request.
@@ -864,6 +1098,108 @@ mod tests {
             Value::Object(logged_json_parameters(&map)),
             serde_json::json!({"keyId": "k"})
         );
+    }
+
+    #[test]
+    fn a_json_body_keeps_only_logged_members_and_the_ciphertext_key() {
+        use base64::Engine;
+        let key_id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        let mut blob = vec![keystead_crypto::ciphertext::FORMAT_V1];
+        blob.extend_from_slice(
+            key_id
+                .parse::<keystead_types::KeyId>()
+                .expect("key id")
+                .as_bytes(),
+        );
+        blob.extend_from_slice(&[0, 0, 0, 1]);
+        blob.resize(100, 7);
+        let blob = base64::engine::general_purpose::STANDARD.encode(&blob);
+        let body = format!(
+            r#"{{"KeyId":"alias/x","Plaintext":"c2VjcmV0","Bogus":[1,{{"a":2}}],
+                "CiphertextBlob":"{blob}","EncryptionContext":{{"Dept":"I\u0054"}},
+                "GrantTokens":["t"]}}"#
+        );
+        let mut facts = RequestFacts::new(
+            "r".into(),
+            UnixMillis(0),
+            RequestSource {
+                ip: None,
+                secure_transport: false,
+                user_agent: None,
+            },
+        );
+        facts.note_json_body(body.as_bytes());
+        let Parameters::Json(map) = &facts.parameters else {
+            panic!("json parameters")
+        };
+        assert_eq!(
+            Value::Object(map.clone()),
+            serde_json::json!({
+                "KeyId": "alias/x",
+                "EncryptionContext": {"Dept": "IT"},
+                "GrantTokens": ["t"],
+            })
+        );
+        assert_eq!(facts.ciphertext_key_id.as_deref(), Some(key_id));
+
+        // Not an object, or not JSON: no parameters at all.
+        for body in [&b"[1]"[..], b"{\"KeyId\":", b"{} x"] {
+            let mut other = RequestFacts::new("r".into(), UnixMillis(0), facts.source.clone());
+            other.note_json_body(body);
+            assert!(matches!(other.parameters, Parameters::None));
+        }
+        // A blob too short to be a ciphertext, or not base64, names no key.
+        assert_eq!(ciphertext_header_key_id("AAAA"), None);
+        assert_eq!(ciphertext_header_key_id(&"!".repeat(100)), None);
+    }
+
+    #[test]
+    fn management_calls_record_their_response_elements_and_crypto_calls_none() {
+        let create = serde_json::json!({"KeyMetadata": {
+            "AWSAccountId": "111122223333",
+            "KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "Arn": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "CreationDate": 1_660_171_107.5,
+            "Enabled": true,
+            "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+            "MultiRegion": false,
+        }});
+        let elements =
+            kms_response_elements("CreateKey", create.to_string().as_bytes()).expect("elements");
+        assert_eq!(
+            Value::Object(elements),
+            serde_json::json!({"keyMetadata": {
+                "AWSAccountId": "111122223333",
+                "keyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
+                "arn": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                "creationDate": "Aug 10, 2022, 10:38:27 PM",
+                "enabled": true,
+                "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+                "multiRegion": false,
+            }})
+        );
+        let schedule = serde_json::json!({
+            "KeyId": "arn:aws:kms:us-west-2:111122223333:key/k",
+            "DeletionDate": 1_618_253_910,
+            "KeyState": "PendingDeletion",
+            "PendingWindowInDays": 20,
+        });
+        let elements =
+            kms_response_elements("ScheduleKeyDeletion", schedule.to_string().as_bytes())
+                .expect("elements");
+        assert_eq!(
+            Value::Object(elements),
+            serde_json::json!({
+                "keyId": "arn:aws:kms:us-west-2:111122223333:key/k",
+                "deletionDate": "Apr 12, 2021, 6:58:30 PM",
+                "keyState": "PendingDeletion",
+                "pendingWindowInDays": 20,
+            })
+        );
+        let data_key = br#"{"KeyId":"k","Plaintext":"c2VjcmV0","CiphertextBlob":"AAAA"}"#;
+        for operation in ["GenerateDataKey", "Encrypt", "Decrypt", "CreateAlias"] {
+            assert_eq!(kms_response_elements(operation, data_key), None);
+        }
     }
 
     #[test]

@@ -375,6 +375,10 @@ async fn aws_request(
                 .ok_or_else(|| unknown_operation(""))?;
             let caller = authenticate(app, facts, &request_parts, &body, "kms")?;
             let out = kms::dispatch(&app.keys, &caller, operation, &body).await?;
+            if app.audit.enabled() {
+                facts.response_elements =
+                    crate::audit::kms_response_elements(&facts.event_name, &out);
+            }
             if operation == keystead_wire::kms::Operation::CreateKey {
                 facts.new_key_arn = created_key_arn(&out);
                 if let Some(arn) = &facts.new_key_arn {
