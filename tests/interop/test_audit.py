@@ -234,3 +234,50 @@ def test_a_request_too_large_for_a_record_is_recorded_without_its_parameters(ser
     assert record["errorCode"] == "ValidationException"
     assert record["requestParameters"] is None
     assert "requestParametersOmitted" in record["additionalEventData"]
+
+
+def test_a_session_record_carries_when_the_session_was_created(server, trail):
+    sts = server.client("sts")
+    creds = sts.get_session_token()["Credentials"]
+    issued = datetime.now(timezone.utc)
+    time.sleep(1.5)  # the request comes visibly later than the session was made
+    session_kms = server.client(
+        "kms",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    session_kms.describe_key(KeyId=trail["key"]["KeyId"])
+    events = lookup(server, **attribute("AccessKeyId", creds["AccessKeyId"]))
+    assert [e["EventName"] for e in events] == ["DescribeKey"], events
+    record = json.loads(events[0]["CloudTrailEvent"])
+    attributes = record["userIdentity"]["sessionContext"]["attributes"]
+    assert attributes["mfaAuthenticated"] == "false"
+    created = datetime.strptime(attributes["creationDate"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=timezone.utc
+    )
+    event_time = datetime.strptime(record["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=timezone.utc
+    )
+    assert abs(created - issued) <= timedelta(seconds=1), (created, issued)
+    assert event_time - created >= timedelta(seconds=1), (event_time, created)
+
+
+def test_a_failed_signature_is_recorded_with_the_keys_account(server, trail):
+    # A key made while the server runs (not one it loaded at start), used with a wrong secret.
+    iam = server.client("iam")
+    user = unique("auditfail")
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    secret = key["SecretAccessKey"]
+    wrong = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    forged = server.client("kms", access_key_id=key["AccessKeyId"], secret_access_key=wrong)
+    with pytest.raises(ClientError) as e:
+        forged.list_keys()
+    assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
+    events = lookup(server, **attribute("AccessKeyId", key["AccessKeyId"]))
+    assert len(events) == 1, events
+    record = json.loads(events[0]["CloudTrailEvent"])
+    assert record["errorCode"] == "InvalidSignatureException"
+    assert record["userIdentity"]["accountId"] == server.account_id
+    assert record["recipientAccountId"] == server.account_id

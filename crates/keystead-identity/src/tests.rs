@@ -38,6 +38,7 @@ fn root() -> Caller {
         user: None,
         role_session: None,
         mfa_authenticated_at: None,
+        session_created_at: None,
         service: None,
         via_service: None,
         source: keystead_types::RequestSource::default(),

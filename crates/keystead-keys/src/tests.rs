@@ -46,6 +46,7 @@ fn caller(account: &str) -> Caller {
         user: None,
         role_session: None,
         mfa_authenticated_at: None,
+        session_created_at: None,
         service: None,
         via_service: None,
         source: keystead_types::RequestSource::default(),

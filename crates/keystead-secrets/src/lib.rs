@@ -393,6 +393,7 @@ impl SecretsService {
             user: None,
             role_session: None,
             mfa_authenticated_at: None,
+            session_created_at: None,
             service: None,
             via_service: Some(format!("secretsmanager.{region}.amazonaws.com")),
             source: RequestSource::default(),

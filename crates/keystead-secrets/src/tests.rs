@@ -96,6 +96,7 @@ fn caller(region: &str) -> Caller {
         user: None,
         role_session: None,
         mfa_authenticated_at: None,
+        session_created_at: None,
         service: None,
         via_service: None,
         source: RequestSource::default(),

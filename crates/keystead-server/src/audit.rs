@@ -309,6 +309,8 @@ pub(crate) struct RequestFacts {
     pub(crate) event_name: String,
     /// The access key id in the signature, even when authentication failed.
     pub(crate) access_key_id: Option<String>,
+    /// The account of that access key, when keystead knows the key.
+    pub(crate) access_key_account: Option<String>,
     /// The region in the signature's scope.
     pub(crate) scope_region: Option<String>,
     /// The authenticated caller, once authentication succeeded.
@@ -334,6 +336,7 @@ impl RequestFacts {
             service: None,
             event_name: String::new(),
             access_key_id: None,
+            access_key_account: None,
             scope_region: None,
             caller: None,
             parameters: Parameters::None,
@@ -345,8 +348,15 @@ impl RequestFacts {
 
     /// Reads the access key id and region from the request's signature, if it has one, so that
     /// a request that fails authentication is still recorded with what it claimed.
-    pub(crate) fn note_signature(&mut self, parts: &keystead_sigv4::RequestParts<'_>) {
+    pub(crate) fn note_signature(
+        &mut self,
+        parts: &keystead_sigv4::RequestParts<'_>,
+        credentials: &crate::credentials::Credentials,
+    ) {
         if let Ok(signed) = keystead_sigv4::parse(parts) {
+            self.access_key_account = credentials
+                .account_of(signed.access_key_id())
+                .map(|a| a.to_string());
             self.access_key_id = Some(signed.access_key_id().to_owned());
             self.scope_region = Some(signed.scope().region().to_owned());
         }
@@ -376,8 +386,6 @@ pub(crate) struct Audit {
     log: Option<Arc<AuditLog>>,
     /// Key id → key ARN, for every key the server has seen.
     key_arns: RwLock<HashMap<String, String>>,
-    /// Access key id → account id, for access keys known at start.
-    access_key_accounts: HashMap<String, String>,
     /// The account that receives records no caller's account can be named for.
     default_account: String,
     /// The region named when a request named none.
@@ -401,15 +409,9 @@ impl Audit {
                 )
             })
             .collect();
-        let access_key_accounts = snapshot
-            .access_keys
-            .iter()
-            .map(|k| (k.access_key_id.clone(), k.account_id.to_string()))
-            .collect();
         Self {
             log: log.map(Arc::new),
             key_arns: RwLock::new(key_arns),
-            access_key_accounts,
             default_account,
             default_region: "us-east-1".to_owned(),
         }
@@ -520,12 +522,9 @@ impl Audit {
         error: Option<(&str, &str)>,
     ) -> AuditEvent {
         let caller = facts.caller.as_ref();
-        let known_account = caller.map(|c| c.account_id.to_string()).or_else(|| {
-            facts
-                .access_key_id
-                .as_ref()
-                .and_then(|id| self.access_key_accounts.get(id).cloned())
-        });
+        let known_account = caller
+            .map(|c| c.account_id.to_string())
+            .or_else(|| facts.access_key_account.clone());
         let recipient = known_account
             .clone()
             .unwrap_or_else(|| self.default_account.clone());
@@ -696,9 +695,7 @@ fn user_identity(caller: &Caller, now: UnixMillis) -> UserIdentity {
     }
     let session_attributes = || SessionAttributes {
         mfa_authenticated: caller.mfa_authenticated_at.is_some(),
-        // The session's creation time is not carried by `Caller`; an MFA session's
-        // authentication time is its creation time, and otherwise the request's time stands in.
-        creation_date: to_time(caller.mfa_authenticated_at.unwrap_or(now)),
+        creation_date: to_time(caller.session_created_at.unwrap_or(now)),
     };
     if let Some(session) = &caller.role_session {
         identity.identity_type = Some(IdentityType::AssumedRole);

@@ -40,6 +40,8 @@ struct Session {
     role_session: Option<CallerRoleSession>,
     /// When the session's creator authenticated with MFA, if it did.
     mfa_authenticated_at: Option<UnixMillis>,
+    /// When the session was created.
+    created_at: UnixMillis,
 }
 
 /// Every access key of the deployment, by access key id.
@@ -142,6 +144,13 @@ impl Credentials {
         self.signing_keys.clear();
     }
 
+    /// The account an access key (long-term or temporary) belongs to, active or not; for
+    /// audit records of requests whose authentication failed.
+    pub(crate) fn account_of(&self, access_key_id: &str) -> Option<AccountId> {
+        let by_id = self.by_id.read().unwrap_or_else(|p| p.into_inner());
+        by_id.get(access_key_id).map(|c| c.account_id.clone())
+    }
+
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Credential>> {
         // Every change replaces or removes a whole entry: a poisoned lock is still consistent.
         self.by_id.write().unwrap_or_else(|p| p.into_inner())
@@ -158,62 +167,71 @@ impl Credentials {
         let signed = keystead_sigv4::parse(parts).map_err(sigv4_error)?;
         let access_key_id = signed.access_key_id().to_owned();
         let by_id = self.by_id.read().unwrap_or_else(|p| p.into_inner());
-        let (account_id, user, service, (role_session, mfa_authenticated_at), verified) =
-            match by_id.get(&access_key_id).filter(|c| c.active) {
-                Some(credential) => {
-                    let role_session = match &credential.session {
-                        // Permanent keys never come with a session token.
-                        None if signed.session_token().is_some() => return Err(invalid_token()),
-                        None => (None, None),
-                        Some(session) => {
-                            let presented = signed.session_token().unwrap_or_default();
-                            if !constant_time_eq(presented.as_bytes(), session.token.as_bytes()) {
-                                return Err(invalid_token());
-                            }
-                            if session.expiration <= self.clock.now() {
-                                return Err(AwsError::new(
-                                    "ExpiredTokenException",
-                                    400,
-                                    "The security token included in the request is expired",
-                                ));
-                            }
-                            (session.role_session.clone(), session.mfa_authenticated_at)
+        let (
+            account_id,
+            user,
+            service,
+            (role_session, mfa_authenticated_at, session_created_at),
+            verified,
+        ) = match by_id.get(&access_key_id).filter(|c| c.active) {
+            Some(credential) => {
+                let role_session = match &credential.session {
+                    // Permanent keys never come with a session token.
+                    None if signed.session_token().is_some() => return Err(invalid_token()),
+                    None => (None, None, None),
+                    Some(session) => {
+                        let presented = signed.session_token().unwrap_or_default();
+                        if !constant_time_eq(presented.as_bytes(), session.token.as_bytes()) {
+                            return Err(invalid_token());
                         }
-                    };
-                    let verified = signed.verify_with_cache(
-                        parts,
-                        body,
-                        &credential.secret,
-                        service,
-                        time::OffsetDateTime::now_utc(),
-                        &self.signing_keys,
-                    );
-                    let verified = match verified {
-                        Ok(v) => v,
-                        Err(e) if !self.insecure_accept_any_key => return Err(sigv4_error(e)),
-                        Err(_) => signed.insecure_accept_unverified(),
-                    };
-                    (
-                        credential.account_id.clone(),
-                        credential.user.clone(),
-                        credential.service.clone(),
-                        role_session,
-                        verified,
-                    )
-                }
-                // --dev: a 12-digit access key id names the account, anything else is the default
-                // account.
-                None if self.insecure_accept_any_key => (
-                    access_key_id
-                        .parse()
-                        .unwrap_or_else(|_| AccountId::dev_default()),
-                    None,
-                    None,
-                    (None, None),
-                    signed.insecure_accept_unverified(),
-                ),
-                None => return Err(invalid_token()),
-            };
+                        if session.expiration <= self.clock.now() {
+                            return Err(AwsError::new(
+                                "ExpiredTokenException",
+                                400,
+                                "The security token included in the request is expired",
+                            ));
+                        }
+                        (
+                            session.role_session.clone(),
+                            session.mfa_authenticated_at,
+                            Some(session.created_at),
+                        )
+                    }
+                };
+                let verified = signed.verify_with_cache(
+                    parts,
+                    body,
+                    &credential.secret,
+                    service,
+                    time::OffsetDateTime::now_utc(),
+                    &self.signing_keys,
+                );
+                let verified = match verified {
+                    Ok(v) => v,
+                    Err(e) if !self.insecure_accept_any_key => return Err(sigv4_error(e)),
+                    Err(_) => signed.insecure_accept_unverified(),
+                };
+                (
+                    credential.account_id.clone(),
+                    credential.user.clone(),
+                    credential.service.clone(),
+                    role_session,
+                    verified,
+                )
+            }
+            // --dev: a 12-digit access key id names the account, anything else is the default
+            // account.
+            None if self.insecure_accept_any_key => (
+                access_key_id
+                    .parse()
+                    .unwrap_or_else(|_| AccountId::dev_default()),
+                None,
+                None,
+                (None, None, None),
+                signed.insecure_accept_unverified(),
+            ),
+            None => return Err(invalid_token()),
+        };
         let region: Region = verified.region().parse().map_err(|_| {
             AwsError::new(
                 "InvalidSignatureException",
@@ -228,6 +246,7 @@ impl Credentials {
             user,
             role_session,
             mfa_authenticated_at,
+            session_created_at,
             service,
             via_service: None,
             source: keystead_types::RequestSource::default(),
@@ -251,6 +270,7 @@ fn session_credential(
             expiration: record.expiration,
             role_session,
             mfa_authenticated_at: record.mfa_authenticated_at,
+            created_at: record.created_at,
         }),
     }
 }

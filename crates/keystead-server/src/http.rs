@@ -275,7 +275,7 @@ async fn query_request(
         uri: &parts.uri,
         headers: &parts.headers,
     };
-    facts.note_signature(&request_parts);
+    facts.note_signature(&request_parts, &app.credentials);
     facts.service = Some(Service::Sts);
     let result = match read_body(&parts, body, app.max_body_bytes).await {
         Ok(body) => {
@@ -364,7 +364,7 @@ async fn aws_request(
         uri: &parts.uri,
         headers: &parts.headers,
     };
-    facts.note_signature(&request_parts);
+    facts.note_signature(&request_parts, &app.credentials);
     let body = read_body(&parts, body, app.max_body_bytes).await?;
     facts.note_json_body(&body);
     let target =

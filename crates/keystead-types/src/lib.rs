@@ -284,6 +284,9 @@ pub struct Caller {
     /// When the caller authenticated with MFA, for temporary credentials from
     /// `GetSessionToken` with an MFA code; `None` otherwise.
     pub mfa_authenticated_at: Option<UnixMillis>,
+    /// When the temporary credentials that signed the request were issued (STS
+    /// `AssumeRole`/`GetSessionToken`); `None` for long-term access keys.
+    pub session_created_at: Option<UnixMillis>,
     /// The service principal the credentials act as (`rds.amazonaws.com`), for service
     /// credentials an administrator created; the caller then is that service, not a user.
     pub service: Option<String>,
@@ -448,6 +451,7 @@ mod tests {
             user: None,
             role_session: None,
             mfa_authenticated_at: None,
+            session_created_at: None,
             service: None,
             via_service: None,
             source: RequestSource::default(),

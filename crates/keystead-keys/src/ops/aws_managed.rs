@@ -168,6 +168,7 @@ mod tests {
             user: None,
             role_session: None,
             mfa_authenticated_at: None,
+            session_created_at: None,
             service: None,
             via_service: via.map(str::to_owned),
             source: RequestSource::default(),
