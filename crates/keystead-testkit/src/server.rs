@@ -381,6 +381,31 @@ impl TestServer {
         send(self.address, request, None).await
     }
 
+    /// Sends one AWS JSON 1.1 operation of a JSON service (`X-Amz-Target: {target_prefix}.{op}`)
+    /// signed with the server's root credentials for `signing_service` in `region`, and returns
+    /// the status and the parsed body. Panics if signing or sending fails: for tests.
+    pub async fn json_call(
+        &self,
+        target_prefix: &str,
+        signing_service: &str,
+        region: &str,
+        operation: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let mut request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("{}/", self.endpoint().trim_end_matches('/')))
+            .header(http::header::CONTENT_TYPE, "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("{target_prefix}.{operation}"))
+            .body(Bytes::from(body.to_string()))
+            .expect("a valid request");
+        let mut signer = crate::sign::Signer::new(self.identity(), region);
+        signer.service = signing_service.to_owned();
+        signer.sign(&mut request).expect("signing");
+        let response = self.send(request).await.expect("the server answers");
+        (response.status.as_u16(), response.json())
+    }
+
     /// Moves the service clock `days` further (the server must run with
     /// `--danger-test-clock`) and waits for the rotation and deletion workers' pass.
     pub async fn advance_clock(&self, days: i64) -> Result<ClockAdvance, Error> {

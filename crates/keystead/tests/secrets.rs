@@ -5,8 +5,6 @@
 
 use std::path::Path;
 
-use bytes::Bytes;
-use keystead_testkit::sign::Signer;
 use keystead_testkit::{ServerOptions, TestServer};
 use serde_json::{Value, json};
 
@@ -16,18 +14,9 @@ fn bin() -> &'static Path {
 
 /// Sends one Secrets Manager operation in `region`; returns `(status, body)`.
 async fn call(server: &TestServer, region: &str, operation: &str, body: Value) -> (u16, Value) {
-    let mut request = http::Request::builder()
-        .method(http::Method::POST)
-        .uri(format!("{}/", server.endpoint().trim_end_matches('/')))
-        .header(http::header::CONTENT_TYPE, "application/x-amz-json-1.1")
-        .header("x-amz-target", format!("secretsmanager.{operation}"))
-        .body(Bytes::from(body.to_string()))
-        .expect("request");
-    let mut signer = Signer::new(server.identity(), region);
-    signer.service = "secretsmanager".to_owned();
-    signer.sign(&mut request).expect("sign");
-    let response = server.send(request).await.expect("send");
-    (response.status.as_u16(), response.json())
+    server
+        .json_call("secretsmanager", "secretsmanager", region, operation, &body)
+        .await
 }
 
 async fn ok(server: &TestServer, region: &str, operation: &str, body: Value) -> Value {
