@@ -281,3 +281,30 @@ def test_a_failed_signature_is_recorded_with_the_keys_account(server, trail):
     assert record["errorCode"] == "InvalidSignatureException"
     assert record["userIdentity"]["accountId"] == server.account_id
     assert record["recipientAccountId"] == server.account_id
+
+
+def test_management_records_name_the_key_in_their_response_elements(server, trail):
+    # As AWS has recorded since December 2022: the key's ARN as responseElements.keyId, the
+    # grant's id (never its token) for CreateGrant, and null for cryptographic operations.
+    kms = server.client()
+    key = kms.create_key(Description="response elements")["KeyMetadata"]
+    kms.disable_key(KeyId=key["KeyId"])
+    kms.enable_key(KeyId=key["KeyId"])
+    grant = kms.create_grant(
+        KeyId=key["KeyId"],
+        GranteePrincipal=f"arn:aws:iam::{server.account_id}:root",
+        Operations=["Encrypt"],
+    )
+    kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    records = {}
+    for event in lookup(server, **attribute("ResourceName", key["Arn"])):
+        records.setdefault(event["EventName"], json.loads(event["CloudTrailEvent"]))
+    assert records["DisableKey"]["responseElements"] == {"keyId": key["Arn"]}
+    assert records["EnableKey"]["responseElements"] == {"keyId": key["Arn"]}
+    assert records["CreateGrant"]["responseElements"] == {
+        "grantId": grant["GrantId"],
+        "keyId": key["Arn"],
+    }
+    assert grant["GrantToken"] not in json.dumps(records)
+    assert records["Encrypt"]["responseElements"] is None
+    assert records["CreateKey"]["responseElements"]["keyMetadata"]["keyId"] == key["KeyId"]

@@ -8,7 +8,8 @@
 //! key material, secret values or credentials ([`SENSITIVE_PARAMETERS`]), and the log itself
 //! refuses a record that still carries one. `responseElements` is `null` except for the
 //! management calls whose elements AWS records and that carry no secret (`CreateKey`,
-//! `ScheduleKeyDeletion`: [`kms_response_elements`]); AWS writes `null` for every
+//! `ScheduleKeyDeletion`, `CreateGrant`: [`kms_response_elements`]; `{keyId}` for the calls
+//! on one key in [`NAMES_KEY_IN_RESPONSE`]); AWS writes `null` for every
 //! cryptographic operation, and so does keystead, so that no response secret (a data key, a
 //! plaintext) can reach the trail.
 
@@ -585,6 +586,16 @@ impl Audit {
         if service == Service::Kms {
             let account = caller.map(|c| c.account_id.to_string());
             event.resources = self.kms_resources(facts, account.as_deref(), &region);
+            if error.is_none() && NAMES_KEY_IN_RESPONSE.contains(&facts.event_name.as_str()) {
+                // Since December 2022 AWS records the key's ARN in `responseElements.keyId` for
+                // these, although the operations do not return it.
+                if let [resource] = event.resources.as_slice() {
+                    event
+                        .response_elements
+                        .get_or_insert_with(Map::new)
+                        .insert("keyId".to_owned(), Value::String(resource.arn.clone()));
+                }
+            }
             if let Some(arn) = self.ciphertext_key_arn(facts) {
                 // As AWS does for Decrypt without a KeyId: name the key the ciphertext names.
                 event
@@ -826,11 +837,33 @@ fn query_parameters(pairs: &[(String, String)]) -> Map<String, Value> {
     out
 }
 
+/// The KMS operations on one key whose records carry the key's ARN as `responseElements.keyId`
+/// (AWS KMS Developer Guide, "Logging AWS KMS API calls with AWS CloudTrail": "CloudTrail log
+/// entries for this operation recorded on or after December 2022 include the key ARN of the
+/// affected KMS key in the responseElements.keyId value").
+const NAMES_KEY_IN_RESPONSE: &[&str] = &[
+    "CancelKeyDeletion",
+    "CreateGrant",
+    "DisableKey",
+    "DisableKeyRotation",
+    "EnableKey",
+    "EnableKeyRotation",
+    "PutKeyPolicy",
+    "RetireGrant",
+    "RevokeGrant",
+    "RotateKeyOnDemand",
+    "TagResource",
+    "UntagResource",
+    "UpdateKeyDescription",
+];
+
 /// `responseElements` of a successful KMS call, as AWS writes them: `CreateKey` →
 /// `{keyMetadata}`, `ScheduleKeyDeletion` → `{keyId, deletionDate, keyState,
-/// pendingWindowInDays}`, with camelCase names (but `AWSAccountId`, as AWS keeps it) and dates
-/// as AWS prints them (`Aug 10, 2022, 10:38:27 PM`). `None` for every other operation: the
-/// cryptographic ones above all, whose responses carry plaintexts and data keys.
+/// pendingWindowInDays}`, `CreateGrant` → `{grantId}` (the record adds `keyId`), with camelCase
+/// names (but `AWSAccountId`, as AWS keeps it) and dates as AWS prints them (`Aug 10, 2022,
+/// 10:38:27 PM`). `None` for every other operation (the operations of
+/// [`NAMES_KEY_IN_RESPONSE`] get `{keyId}` when the record is built): the cryptographic ones
+/// above all, whose responses carry plaintexts and data keys.
 pub(crate) fn kms_response_elements(
     operation: &str,
     response: &[u8],
@@ -849,6 +882,14 @@ pub(crate) fn kms_response_elements(
                 Value::Object(response_members(metadata)),
             );
             elements
+        }
+        "CreateGrant" => {
+            // The grant id, never the grant token.
+            let Value::Object(response) = serde_json::from_slice(response).ok()? else {
+                return None;
+            };
+            let grant_id = response.get("GrantId")?.clone();
+            Map::from_iter([("grantId".to_owned(), grant_id)])
         }
         "ScheduleKeyDeletion" => {
             let Value::Object(response) = serde_json::from_slice(response).ok()? else {
