@@ -192,15 +192,12 @@ impl SecretsService {
             added.push(version);
             version_id = Some(id);
         }
-        let mut changes = vec![SecretChange::Put {
-            secret: entry.record.clone(),
-            add_versions: added,
-            remove_versions: Vec::new(),
-        }];
+        let mut replica_changes = Vec::new();
         let mut entries = Vec::new();
         let mut overwritten = Vec::new();
         if !input.replicas.is_empty() {
-            let (replica_changes, replica_entries, replaced) = self
+            // Replicas first: the primary's record lists them.
+            (replica_changes, entries, overwritten) = self
                 .add_replicas(
                     caller,
                     &mut entry,
@@ -209,19 +206,13 @@ impl SecretsService {
                     input.value.as_ref().zip(version_id.as_deref()),
                 )
                 .await?;
-            // The primary's record now lists its replicas.
-            changes[0] = SecretChange::Put {
-                secret: entry.record.clone(),
-                add_versions: match &changes[0] {
-                    SecretChange::Put { add_versions, .. } => add_versions.clone(),
-                    SecretChange::Delete { .. } => Vec::new(),
-                },
-                remove_versions: Vec::new(),
-            };
-            changes.extend(replica_changes);
-            entries.extend(replica_entries);
-            overwritten = replaced;
         }
+        let mut changes = vec![SecretChange::Put {
+            secret: entry.record.clone(),
+            add_versions: added,
+            remove_versions: Vec::new(),
+        }];
+        changes.extend(replica_changes);
         let created = SecretCreated {
             arn,
             name: entry.record.name.clone(),
