@@ -45,7 +45,8 @@ def test_request_counters_move_after_requests(server):
     before = metrics(server)
     key = kms.create_key()["KeyMetadata"]["KeyId"]
     for _ in range(3):
-        kms.encrypt(KeyId=key, Plaintext=b"metric-plaintext-do-not-leak")
+        blob = kms.encrypt(KeyId=key, Plaintext=b"metric-plaintext-do-not-leak")["CiphertextBlob"]
+    kms.decrypt(CiphertextBlob=blob)  # no KeyId: counted for the key the ciphertext names
     with pytest.raises(ClientError):
         kms.describe_key(KeyId="alias/metrics-missing")
     after = metrics(server)
@@ -66,13 +67,15 @@ def test_request_counters_move_after_requests(server):
         "keystead_request_duration_seconds_count", service="kms", operation="Encrypt"
     ) == 3
     assert delta("keystead_key_requests_total", key=key, operation="Encrypt") == 3
+    assert delta("keystead_key_requests_total", key=key, operation="Decrypt") == 1
     assert delta("keystead_audit_append_duration_seconds_count") >= 5
     assert sample(after, "keystead_audit_enabled") == 1
     assert sample(after, "keystead_keys") >= 1
     assert sample(after, "keystead_estimated_key_cost_usd_per_month") == sample(
         after, "keystead_keys"
     )
-    assert delta("keystead_estimated_request_cost_usd") == pytest.approx(5 * 0.03 / 10_000)
+    # CreateKey, 3 Encrypt, Decrypt, the failed DescribeKey: 6 KMS requests.
+    assert delta("keystead_estimated_request_cost_usd") == pytest.approx(6 * 0.03 / 10_000)
     assert "metric-plaintext-do-not-leak" not in after
     assert server.secret_access_key not in after
 

@@ -114,11 +114,18 @@ pub(crate) async fn handle(
     };
     app.metrics
         .request(service, operation, status, code, started.elapsed());
-    if facts.service == Some(Service::Kms)
-        && let Parameters::Json(map) = &facts.parameters
-        && let Some(serde_json::Value::String(key)) = map.get("KeyId")
-    {
-        app.metrics.key_request(key, operation);
+    if facts.service == Some(Service::Kms) {
+        // The key the request names, else (Decrypt, ReEncrypt) the key its ciphertext names.
+        let named = match &facts.parameters {
+            Parameters::Json(map) => match map.get("KeyId") {
+                Some(serde_json::Value::String(key)) => Some(key.as_str()),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(key) = named.or(facts.ciphertext_key_id.as_deref()) {
+            app.metrics.key_request(key, operation);
+        }
     }
     Ok(with_request_id(response, &request_id))
 }
