@@ -277,6 +277,13 @@ impl KeyService {
         })
     }
 
+    /// The ARN of a key the service holds, by its id; for audit records, which name keys
+    /// whether or not the caller may see them. `None` for an unknown or malformed id.
+    pub fn key_arn(&self, key_id: &str) -> Option<String> {
+        let key_id: KeyId = key_id.parse().ok()?;
+        self.read().keys.get(&key_id).map(|e| e.arn.clone())
+    }
+
     /// How many keys exist, in every account and region.
     pub fn key_count(&self) -> usize {
         self.read().keys.len()

@@ -14,14 +14,14 @@
 //! plaintext) can reach the trail.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use keystead_audit::{
     AuditEvent, AuditLog, IdentityType, Resource, SessionAttributes, SessionContext, SessionIssuer,
     UserIdentity,
 };
+use keystead_keys::KeyService;
 use keystead_types::{Caller, RequestSource, UnixMillis};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -385,8 +385,6 @@ impl RequestFacts {
 /// and access keys' accounts, to name resources and failed callers.
 pub(crate) struct Audit {
     log: Option<Arc<AuditLog>>,
-    /// Key id → key ARN, for every key the server has seen.
-    key_arns: RwLock<HashMap<String, String>>,
     /// The account that receives records no caller's account can be named for.
     default_account: String,
     /// The region named when a request named none.
@@ -395,24 +393,9 @@ pub(crate) struct Audit {
 
 impl Audit {
     /// An audit trail writing to `log` (`None`: auditing is off).
-    pub(crate) fn new(
-        log: Option<AuditLog>,
-        snapshot: &keystead_store::Snapshot,
-        default_account: String,
-    ) -> Self {
-        let key_arns = snapshot
-            .keys
-            .iter()
-            .map(|k| {
-                (
-                    k.key_id.to_string(),
-                    keystead_types::key_arn(&k.region, &k.account_id, &k.key_id),
-                )
-            })
-            .collect();
+    pub(crate) fn new(log: Option<AuditLog>, default_account: String) -> Self {
         Self {
             log: log.map(Arc::new),
-            key_arns: RwLock::new(key_arns),
             default_account,
             default_region: "us-east-1".to_owned(),
         }
@@ -433,29 +416,19 @@ impl Audit {
         self.log.clone()
     }
 
-    /// Remembers a key's ARN (a key created since start), so that later records and service
-    /// events can name it.
-    pub(crate) fn learn_key_arn(&self, arn: &str) {
-        if let Some((_, id)) = arn.rsplit_once(":key/") {
-            self.key_arns
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(id.to_owned(), arn.to_owned());
-        }
-    }
-
     /// Writes the record of one API request and returns once it is on disk. `error` is the
     /// `(errorCode, errorMessage)` returned, if the request failed. A no-op when auditing is
     /// off.
     pub(crate) async fn record_request(
         &self,
+        keys: &KeyService,
         facts: &RequestFacts,
         error: Option<(&str, &str)>,
     ) -> Result<(), keystead_audit::Error> {
         let Some(log) = &self.log else {
             return Ok(());
         };
-        let mut event = self.request_event(facts, error);
+        let mut event = self.request_event(keys, facts, error);
         match log.append(&event).await {
             Err(keystead_audit::Error::EventTooLarge { .. }) => {
                 // A request within the body limit can still make a record over CloudTrail's
@@ -482,16 +455,13 @@ impl Audit {
     pub(crate) async fn record_key_service_event(
         &self,
         event_name: &str,
-        key_id: &str,
+        key_arn: &str,
         time: UnixMillis,
     ) -> Result<(), keystead_audit::Error> {
         let Some(log) = &self.log else {
             return Ok(());
         };
-        let arn = self.key_arn(key_id);
-        let (account, region) = arn
-            .as_deref()
-            .and_then(account_and_region_of_arn)
+        let (account, region) = account_and_region_of_arn(key_arn)
             .unwrap_or((self.default_account.as_str(), self.default_region.as_str()));
         let mut event = AuditEvent::service_event(
             to_time(time),
@@ -502,23 +472,14 @@ impl Audit {
             "kms.amazonaws.com",
             keystead_audit::random_event_id(),
         );
-        if let Some(arn) = &arn {
-            event.resources.push(key_resource(arn));
-        }
+        event.resources.push(key_resource(key_arn));
         log.append(&event).await.map(|_| ())
-    }
-
-    fn key_arn(&self, key_id: &str) -> Option<String> {
-        self.key_arns
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key_id)
-            .cloned()
     }
 
     /// The CloudTrail record of one API request.
     pub(crate) fn request_event(
         &self,
+        keys: &KeyService,
         facts: &RequestFacts,
         error: Option<(&str, &str)>,
     ) -> AuditEvent {
@@ -585,7 +546,7 @@ impl Audit {
         .filter(|map| !map.is_empty());
         if service == Service::Kms {
             let account = caller.map(|c| c.account_id.to_string());
-            event.resources = self.kms_resources(facts, account.as_deref(), &region);
+            event.resources = kms_resources(keys, facts, account.as_deref(), &region);
             if error.is_none() && NAMES_KEY_IN_RESPONSE.contains(&facts.event_name.as_str()) {
                 // Since December 2022 AWS records the key's ARN in `responseElements.keyId` for
                 // these, although the operations do not return it.
@@ -596,7 +557,7 @@ impl Audit {
                         .insert("keyId".to_owned(), Value::String(resource.arn.clone()));
                 }
             }
-            if let Some(arn) = self.ciphertext_key_arn(facts) {
+            if let Some(arn) = ciphertext_key_arn(keys, facts) {
                 // As AWS does for Decrypt without a KeyId: name the key the ciphertext names.
                 event
                     .request_parameters
@@ -610,56 +571,54 @@ impl Audit {
         }
         event
     }
+}
 
-    /// The ARN of the key a `Decrypt`/`ReEncrypt` ciphertext names in its header, when the
-    /// request names no key and the key is one keystead holds. The header is not authenticated
-    /// here; a record of a forged blob names the key the forger chose, as AWS's would.
-    fn ciphertext_key_arn(&self, facts: &RequestFacts) -> Option<String> {
-        let Parameters::Json(map) = &facts.parameters else {
-            return None;
-        };
-        match facts.event_name.as_str() {
-            "Decrypt" if !map.contains_key("KeyId") => {}
-            "ReEncrypt" if !map.contains_key("SourceKeyId") => {}
-            _ => return None,
-        }
-        self.key_arn(facts.ciphertext_key_id.as_deref()?)
+/// The ARN of the key a `Decrypt`/`ReEncrypt` ciphertext names in its header, when the
+/// request names no key and the key is one keystead holds. The header is not authenticated
+/// here; a record of a forged blob names the key the forger chose, as AWS's would.
+fn ciphertext_key_arn(keys: &KeyService, facts: &RequestFacts) -> Option<String> {
+    let Parameters::Json(map) = &facts.parameters else {
+        return None;
+    };
+    match facts.event_name.as_str() {
+        "Decrypt" if !map.contains_key("KeyId") => {}
+        "ReEncrypt" if !map.contains_key("SourceKeyId") => {}
+        _ => return None,
     }
+    keys.key_arn(facts.ciphertext_key_id.as_deref()?)
+}
 
-    /// `resources`: the KMS keys the request names (by id or key ARN).
-    fn kms_resources(
-        &self,
-        facts: &RequestFacts,
-        account: Option<&str>,
-        region: &str,
-    ) -> Vec<Resource> {
-        let Parameters::Json(map) = &facts.parameters else {
-            return Vec::new();
+/// `resources`: the KMS keys the request names (by id or key ARN).
+fn kms_resources(
+    keys: &KeyService,
+    facts: &RequestFacts,
+    account: Option<&str>,
+    region: &str,
+) -> Vec<Resource> {
+    let Parameters::Json(map) = &facts.parameters else {
+        return Vec::new();
+    };
+    let mut resources: Vec<Resource> = facts.new_key_arn.iter().map(|a| key_resource(a)).collect();
+    for field in ["KeyId", "SourceKeyId", "DestinationKeyId", "TargetKeyId"] {
+        let Some(Value::String(reference)) = map.get(field) else {
+            continue;
         };
-        let mut resources: Vec<Resource> =
-            facts.new_key_arn.iter().map(|a| key_resource(a)).collect();
-        for field in ["KeyId", "SourceKeyId", "DestinationKeyId", "TargetKeyId"] {
-            let Some(Value::String(reference)) = map.get(field) else {
-                continue;
-            };
-            let arn = if reference.starts_with("arn:") {
-                reference.contains(":key/").then(|| reference.clone())
-            } else if !crate::metrics::looks_like_key_id(reference) {
-                // An alias, or not a key reference at all: nothing to name.
-                None
-            } else {
-                self.key_arn(reference).or_else(|| {
-                    account.map(|a| format!("arn:aws:kms:{region}:{a}:key/{reference}"))
-                })
-            };
-            if let Some(arn) = arn
-                && !resources.iter().any(|r| r.arn == arn)
-            {
-                resources.push(key_resource(&arn));
-            }
+        let arn = if reference.starts_with("arn:") {
+            reference.contains(":key/").then(|| reference.clone())
+        } else if !crate::metrics::looks_like_key_id(reference) {
+            // An alias, or not a key reference at all: nothing to name.
+            None
+        } else {
+            keys.key_arn(reference)
+                .or_else(|| account.map(|a| format!("arn:aws:kms:{region}:{a}:key/{reference}")))
+        };
+        if let Some(arn) = arn
+            && !resources.iter().any(|r| r.arn == arn)
+        {
+            resources.push(key_resource(&arn));
         }
-        resources
     }
+    resources
 }
 
 /// `resources[]` entry for a KMS key ARN.
@@ -1053,7 +1012,7 @@ impl<'de> Visitor<'de> for TextVisitor {
 }
 
 /// The key id in the header of a base64 ciphertext blob, decoding only the header's bytes. The
-/// header is not authenticated here (see [`Audit::ciphertext_key_arn`]).
+/// header is not authenticated here (see [`ciphertext_key_arn`]).
 fn ciphertext_header_key_id(blob: &str) -> Option<String> {
     use base64::Engine;
     use keystead_crypto::ciphertext::{BLOB_OVERHEAD, HEADER_LEN, read_header};

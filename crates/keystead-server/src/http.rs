@@ -144,6 +144,7 @@ async fn record(
     let result = app
         .audit
         .record_request(
+            &app.keys,
             facts,
             error.map(|(code, message)| (*code, message.as_str())),
         )
@@ -388,9 +389,6 @@ async fn aws_request(
             }
             if operation == keystead_wire::kms::Operation::CreateKey {
                 facts.new_key_arn = created_key_arn(&out);
-                if let Some(arn) = &facts.new_key_arn {
-                    app.audit.learn_key_arn(arn);
-                }
             }
             Ok(json(StatusCode::OK, out))
         }

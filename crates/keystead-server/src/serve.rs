@@ -106,7 +106,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
         clock.clone(),
     )?;
     identity.prune_expired_sessions().await?;
-    let audit = open_audit(&config, &dir, &opened, &snapshot, clock.clone()).await?;
+    let audit = open_audit(&config, &dir, &opened, clock.clone()).await?;
     let keys = KeyService::open(
         snapshot,
         opened.store.clone(),
@@ -252,7 +252,6 @@ async fn open_audit(
     config: &Config,
     dir: &Path,
     opened: &data_dir::Opened,
-    snapshot: &keystead_store::Snapshot,
     clock: Arc<SystemClock>,
 ) -> Result<Audit, ServeError> {
     let account = data_dir::first_account(opened.store.as_ref())
@@ -279,7 +278,7 @@ async fn open_audit(
         tracing::warn!("auditing is OFF: requests are not recorded in the audit trail");
         None
     };
-    Ok(Audit::new(log, snapshot, account))
+    Ok(Audit::new(log, account))
 }
 
 fn tls_acceptor(t: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, ServeError> {

@@ -48,14 +48,14 @@ pub(crate) async fn run_once(app: &App) -> Pass {
     pass
 }
 
-/// Records what a worker did to each of `keys`. The change is already durable, so a failed
-/// record can only be logged (loudly): the trail then misses a service event.
-async fn record(app: &App, event_name: &str, keys: &[keystead_types::KeyId]) {
-    for key in keys {
-        let key = key.to_string();
+/// Records what a worker did to each of the keys `key_arns` names. The change is already
+/// durable, so a failed record can only be logged (loudly): the trail then misses a service
+/// event.
+async fn record(app: &App, event_name: &str, key_arns: &[String]) {
+    for key in key_arns {
         if let Err(e) = app
             .audit
-            .record_key_service_event(event_name, &key, app.clock.now())
+            .record_key_service_event(event_name, key, app.clock.now())
             .await
         {
             tracing::error!(error = %e, key, event_name, "could not record a service event");

@@ -452,6 +452,31 @@ async fn automatic_rotation_is_recorded_as_a_service_event() {
 }
 
 #[tokio::test]
+async fn deletion_at_the_end_of_the_window_is_recorded_with_the_deleted_keys_arn() {
+    // The key is gone when the record is written: its ARN must come from the deletion itself.
+    let server = TestServer::start(bin(), ServerOptions::default().with_test_clock());
+    let kms = server.kms_client("us-west-2");
+    let (key_id, key_arn) = create_key(&kms).await;
+    assert!(key_arn.starts_with("arn:aws:kms:us-west-2:"), "{key_arn}");
+    kms.schedule_key_deletion()
+        .key_id(&key_id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .expect("ScheduleKeyDeletion");
+    let advance = server.advance_clock(8).await.expect("advance");
+    assert_eq!(advance.deleted, 1);
+    let events: Vec<Value> = records(server.data_dir())
+        .into_iter()
+        .filter(|r| r["eventType"] == "AwsServiceEvent")
+        .collect();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["eventName"], "DeleteKey");
+    assert_eq!(events[0]["awsRegion"], "us-west-2");
+    assert_eq!(events[0]["resources"][0]["ARN"], key_arn);
+}
+
+#[tokio::test]
 async fn with_audit_off_no_trail_is_written_and_metrics_say_so() {
     let mut options = ServerOptions::default();
     options.args.push("--audit".into());

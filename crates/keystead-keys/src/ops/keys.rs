@@ -318,8 +318,9 @@ impl KeyService {
     }
 
     /// Deletes every key whose pending-deletion window has ended, with its versions and the
-    /// aliases that point to it. Returns the ids deleted. Run by the deletion worker.
-    pub async fn delete_due_keys(&self) -> Result<Vec<KeyId>, Error> {
+    /// aliases that point to it. Returns the ARNs of the keys deleted. Run by the deletion
+    /// worker.
+    pub async fn delete_due_keys(&self) -> Result<Vec<String>, Error> {
         let now = self.now();
         let due: Vec<KeyId> = self
             .read()
@@ -335,20 +336,25 @@ impl KeyService {
         for key_id in due {
             let _writer = self.writer.lock().await;
             // Re-check under the writer lock: CancelKeyDeletion may have won the race.
-            let still_due = self.read().keys.get(&key_id).is_some_and(|e| {
-                e.record.key_state == KeyState::PendingDeletion
-                    && e.record.deletion_date.is_some_and(|d| d <= now)
-            });
-            if !still_due {
+            let Some(arn) = self
+                .read()
+                .keys
+                .get(&key_id)
+                .filter(|e| {
+                    e.record.key_state == KeyState::PendingDeletion
+                        && e.record.deletion_date.is_some_and(|d| d <= now)
+                })
+                .map(|e| e.arn.clone())
+            else {
                 continue;
-            }
+            };
             self.store.delete_key(&key_id).await?;
             self.write_state(|s| {
                 s.keys.remove(&key_id);
                 s.aliases.retain(|_, a| a.target_key_id != key_id);
             });
             tracing::info!(%key_id, "deleted key at the end of its pending deletion window");
-            deleted.push(key_id);
+            deleted.push(arn);
         }
         Ok(deleted)
     }

@@ -162,9 +162,9 @@ impl KeyService {
         })
     }
 
-    /// Rotates every enabled key whose automatic rotation is due. Returns the ids rotated. Run
-    /// by the rotation worker.
-    pub async fn rotate_due_keys(&self) -> Result<Vec<KeyId>, Error> {
+    /// Rotates every enabled key whose automatic rotation is due. Returns the ARNs of the keys
+    /// rotated. Run by the rotation worker.
+    pub async fn rotate_due_keys(&self) -> Result<Vec<String>, Error> {
         let now = self.now();
         let is_due = |e: &KeyEntry| {
             e.record.key_state == KeyState::Enabled
@@ -201,7 +201,7 @@ impl KeyService {
             self.add_version(&entry, record, RotationType::Automatic)
                 .await?;
             tracing::info!(%key_id, "rotated key on its automatic schedule");
-            rotated.push(key_id);
+            rotated.push(entry.arn.clone());
         }
         Ok(rotated)
     }
