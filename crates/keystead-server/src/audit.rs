@@ -7,11 +7,11 @@
 //! with CloudTrail's camelCase names, minus every field that carries plaintext, ciphertext,
 //! key material, secret values or credentials ([`SENSITIVE_PARAMETERS`]), and the log itself
 //! refuses a record that still carries one. `responseElements` is `null` except for the
-//! management calls whose elements AWS records and that carry no secret (`CreateKey`,
-//! `ScheduleKeyDeletion`, `CreateGrant`: [`kms_response_elements`]; `{keyId}` for the calls
-//! on one key in [`NAMES_KEY_IN_RESPONSE`]); AWS writes `null` for every
-//! cryptographic operation, and so does keystead, so that no response secret (a data key, a
-//! plaintext) can reach the trail.
+//! calls that change state, as AWS writes them and without their secrets
+//! ([`crate::response_elements`]; `{keyId}` for the KMS calls on one key in
+//! [`NAMES_KEY_IN_RESPONSE`]); AWS writes `null` for every read and every cryptographic
+//! operation, and so does keystead, so that no response secret (a data key, a plaintext, a
+//! secret value) can reach the trail.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -26,6 +26,8 @@ use keystead_types::{Caller, RequestSource, UnixMillis};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
+
+use crate::response_elements::NAMES_KEY_IN_RESPONSE;
 
 /// Request parameters never copied into a record, compared without case and at any depth
 /// (except inside an encryption context, whose keys are the caller's own names).
@@ -55,6 +57,10 @@ const SENSITIVE_PARAMETERS: &[&str] = &[
     "samlassertion",
     "webidentitytoken",
     "publickey",
+    "privatekey",
+    "randompassword",
+    "base32stringseed",
+    "qrcodepng",
 ];
 
 /// The JSON request members (of the KMS, Secrets Manager and CloudTrail models' inputs) copied
@@ -323,7 +329,7 @@ pub(crate) struct RequestFacts {
     /// The key id in the header of the request's `CiphertextBlob`, if it has a readable one.
     pub(crate) ciphertext_key_id: Option<String>,
     /// `responseElements` of a successful call, for the operations AWS writes them for
-    /// ([`kms_response_elements`]).
+    /// ([`crate::response_elements`]).
     pub(crate) response_elements: Option<Map<String, Value>>,
 }
 
@@ -725,14 +731,15 @@ fn is_read_only(service: Service, name: &str) -> bool {
     }
 }
 
-fn is_sensitive(name: &str) -> bool {
+/// Whether a request parameter or response member of this name is never recorded.
+pub(crate) fn is_sensitive(name: &str) -> bool {
     SENSITIVE_PARAMETERS
         .iter()
         .any(|s| name.eq_ignore_ascii_case(s))
 }
 
 /// `KeyId` → `keyId`.
-fn camel_case(name: &str) -> String {
+pub(crate) fn camel_case(name: &str) -> String {
     let mut chars = name.chars();
     match chars.next() {
         Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
@@ -794,107 +801,6 @@ fn query_parameters(pairs: &[(String, String)]) -> Map<String, Value> {
         out.insert(name.join("."), Value::String(value.clone()));
     }
     out
-}
-
-/// The KMS operations on one key whose records carry the key's ARN as `responseElements.keyId`
-/// (AWS KMS Developer Guide, "Logging AWS KMS API calls with AWS CloudTrail": "CloudTrail log
-/// entries for this operation recorded on or after December 2022 include the key ARN of the
-/// affected KMS key in the responseElements.keyId value").
-const NAMES_KEY_IN_RESPONSE: &[&str] = &[
-    "CancelKeyDeletion",
-    "CreateGrant",
-    "DisableKey",
-    "DisableKeyRotation",
-    "EnableKey",
-    "EnableKeyRotation",
-    "PutKeyPolicy",
-    "RetireGrant",
-    "RevokeGrant",
-    "RotateKeyOnDemand",
-    "TagResource",
-    "UntagResource",
-    "UpdateKeyDescription",
-];
-
-/// `responseElements` of a successful KMS call, as AWS writes them: `CreateKey` →
-/// `{keyMetadata}`, `ScheduleKeyDeletion` → `{keyId, deletionDate, keyState,
-/// pendingWindowInDays}`, `CreateGrant` → `{grantId}` (the record adds `keyId`), with camelCase
-/// names (but `AWSAccountId`, as AWS keeps it) and dates as AWS prints them (`Aug 10, 2022,
-/// 10:38:27 PM`). `None` for every other operation (the operations of
-/// [`NAMES_KEY_IN_RESPONSE`] get `{keyId}` when the record is built): the cryptographic ones
-/// above all, whose responses carry plaintexts and data keys.
-pub(crate) fn kms_response_elements(
-    operation: &str,
-    response: &[u8],
-) -> Option<Map<String, Value>> {
-    let logged = match operation {
-        "CreateKey" => {
-            let Value::Object(mut response) = serde_json::from_slice(response).ok()? else {
-                return None;
-            };
-            let Some(Value::Object(metadata)) = response.remove("KeyMetadata") else {
-                return None;
-            };
-            let mut elements = Map::new();
-            elements.insert(
-                "keyMetadata".to_owned(),
-                Value::Object(response_members(metadata)),
-            );
-            elements
-        }
-        "CreateGrant" => {
-            // The grant id, never the grant token.
-            let Value::Object(response) = serde_json::from_slice(response).ok()? else {
-                return None;
-            };
-            let grant_id = response.get("GrantId")?.clone();
-            Map::from_iter([("grantId".to_owned(), grant_id)])
-        }
-        "ScheduleKeyDeletion" => {
-            let Value::Object(response) = serde_json::from_slice(response).ok()? else {
-                return None;
-            };
-            response_members(response)
-        }
-        _ => return None,
-    };
-    Some(logged)
-}
-
-/// A response object with CloudTrail's names, its dates as AWS prints them, and nothing
-/// sensitive.
-fn response_members(object: Map<String, Value>) -> Map<String, Value> {
-    const DATES: &[&str] = &["CreationDate", "DeletionDate", "ValidTo"];
-    let mut out = Map::new();
-    for (name, value) in object {
-        if is_sensitive(&name) {
-            continue;
-        }
-        let value = match &value {
-            Value::Number(seconds) if DATES.contains(&name.as_str()) => seconds
-                .as_f64()
-                .and_then(aws_date)
-                .map_or(value, Value::String),
-            _ => camel_case_value(&value),
-        };
-        let name = if name == "AWSAccountId" {
-            name
-        } else {
-            camel_case(&name)
-        };
-        out.insert(name, value);
-    }
-    out
-}
-
-/// A date of a response element as AWS prints it: `Aug 10, 2022, 10:38:27 PM` (UTC).
-fn aws_date(seconds: f64) -> Option<String> {
-    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
-        "[month repr:short] [day padding:none], [year], [hour repr:12 padding:none]:[minute]:[second] [period]"
-    );
-    #[allow(clippy::cast_possible_truncation)] // whole seconds, as AWS prints them
-    let time = OffsetDateTime::from_unix_timestamp(seconds.floor() as i64).ok()?;
-    time.format(FORMAT).ok()
 }
 
 /// What [`RequestFacts::note_json_body`] keeps of a JSON body.
@@ -1148,55 +1054,6 @@ mod tests {
         // A blob too short to be a ciphertext, or not base64, names no key.
         assert_eq!(ciphertext_header_key_id("AAAA"), None);
         assert_eq!(ciphertext_header_key_id(&"!".repeat(100)), None);
-    }
-
-    #[test]
-    fn management_calls_record_their_response_elements_and_crypto_calls_none() {
-        let create = serde_json::json!({"KeyMetadata": {
-            "AWSAccountId": "111122223333",
-            "KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
-            "Arn": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            "CreationDate": 1_660_171_107.5,
-            "Enabled": true,
-            "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
-            "MultiRegion": false,
-        }});
-        let elements =
-            kms_response_elements("CreateKey", create.to_string().as_bytes()).expect("elements");
-        assert_eq!(
-            Value::Object(elements),
-            serde_json::json!({"keyMetadata": {
-                "AWSAccountId": "111122223333",
-                "keyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
-                "arn": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-                "creationDate": "Aug 10, 2022, 10:38:27 PM",
-                "enabled": true,
-                "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
-                "multiRegion": false,
-            }})
-        );
-        let schedule = serde_json::json!({
-            "KeyId": "arn:aws:kms:us-west-2:111122223333:key/k",
-            "DeletionDate": 1_618_253_910,
-            "KeyState": "PendingDeletion",
-            "PendingWindowInDays": 20,
-        });
-        let elements =
-            kms_response_elements("ScheduleKeyDeletion", schedule.to_string().as_bytes())
-                .expect("elements");
-        assert_eq!(
-            Value::Object(elements),
-            serde_json::json!({
-                "keyId": "arn:aws:kms:us-west-2:111122223333:key/k",
-                "deletionDate": "Apr 12, 2021, 6:58:30 PM",
-                "keyState": "PendingDeletion",
-                "pendingWindowInDays": 20,
-            })
-        );
-        let data_key = br#"{"KeyId":"k","Plaintext":"c2VjcmV0","CiphertextBlob":"AAAA"}"#;
-        for operation in ["GenerateDataKey", "Encrypt", "Decrypt", "CreateAlias"] {
-            assert_eq!(kms_response_elements(operation, data_key), None);
-        }
     }
 
     #[test]

@@ -296,7 +296,10 @@ async fn query_request(
         )),
     };
     let (status, body, error) = match result {
-        Ok(body) => (StatusCode::OK, body, None),
+        Ok(response) => {
+            facts.response_elements = response.response_elements;
+            (StatusCode::OK, response.body, None)
+        }
         Err((e, namespace)) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             e.to_xml_in(namespace, &request_id),
@@ -385,7 +388,7 @@ async fn aws_request(
             let out = kms::dispatch(&app.keys, &caller, operation, &body).await?;
             if app.audit.enabled() {
                 facts.response_elements =
-                    crate::audit::kms_response_elements(&facts.event_name, &out);
+                    crate::response_elements::kms_response_elements(&facts.event_name, &out);
             }
             if operation == keystead_wire::kms::Operation::CreateKey {
                 facts.new_key_arn = created_key_arn(&out);
@@ -397,6 +400,13 @@ async fn aws_request(
                 .ok_or_else(|| unknown_operation(""))?;
             let caller = authenticate(app, facts, &request_parts, &body, "secretsmanager")?;
             let out = crate::secrets::dispatch(app, &caller, operation, &body).await?;
+            if app.audit.enabled() {
+                facts.response_elements =
+                    crate::response_elements::secrets_manager_response_elements(
+                        &facts.event_name,
+                        &out,
+                    );
+            }
             Ok(json(StatusCode::OK, out))
         }
         Some(Service::CloudTrail) => {

@@ -28,6 +28,7 @@ mod http;
 mod kms;
 mod metrics;
 mod query;
+mod response_elements;
 mod rotation;
 mod secrets;
 mod serve;

@@ -14,9 +14,30 @@ use keystead_wire::query::{QueryParams, parse_query_request};
 use keystead_wire::{AwsError, QueryError, Timestamp, iam, sts};
 
 use crate::App;
+use crate::response_elements;
 
-/// A Query request's outcome: the XML body, or an error with the namespace to write it in.
-pub(crate) type QueryResult = Result<Vec<u8>, (QueryError, &'static str)>;
+/// A Query request's outcome: the response, or an error with the namespace to write it in.
+pub(crate) type QueryResult = Result<QueryResponse, (QueryError, &'static str)>;
+
+/// A successful Query response.
+pub(crate) struct QueryResponse {
+    /// The XML body.
+    pub(crate) body: Vec<u8>,
+    /// `responseElements` of its audit record, taken from the output before it became XML
+    /// ([`crate::response_elements`]); `None` for the actions that change nothing or return
+    /// nothing.
+    pub(crate) response_elements: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl QueryResponse {
+    /// A response whose record has no `responseElements`.
+    fn without_elements(body: Vec<u8>) -> Self {
+        Self {
+            body,
+            response_elements: None,
+        }
+    }
+}
 
 /// Which Query service a request is for, from its `Version` parameter.
 enum Service {
@@ -77,9 +98,9 @@ pub(crate) async fn handle(
         return Err((mapped, namespace));
     }
     match service {
-        Service::Sts(sts::Operation::GetCallerIdentity) => {
-            Ok(get_caller_identity(&caller, request_id))
-        }
+        Service::Sts(sts::Operation::GetCallerIdentity) => Ok(QueryResponse::without_elements(
+            get_caller_identity(&caller, request_id),
+        )),
         Service::Sts(op @ (sts::Operation::AssumeRole | sts::Operation::GetSessionToken)) => {
             sts_session(app, &caller, op, &params, request_id)
                 .await
@@ -100,9 +121,11 @@ async fn iam_dispatch(
     op: iam::Operation,
     params: &QueryParams,
     request_id: &str,
-) -> Result<Vec<u8>, QueryError> {
+) -> Result<QueryResponse, QueryError> {
     use iam::Operation as Op;
     let identity = &app.identity;
+    // Set by the actions whose records carry what they created.
+    let mut elements = None;
     let empty =
         || keystead_wire::query::to_query_empty_response(op.name(), iam::XML_NAMESPACE, request_id);
     let body = match op {
@@ -126,13 +149,11 @@ async fn iam_dispatch(
                 )
                 .await
                 .map_err(iam_error)?;
-            xml(
-                op,
-                request_id,
-                &iam::CreateUserResponse {
-                    user: Some(wire_user(&user)),
-                },
-            )
+            let response = iam::CreateUserResponse {
+                user: Some(wire_user(&user)),
+            };
+            elements = response_elements::iam_create_user(&response);
+            xml(op, request_id, &response)
         }
         Op::GetUser => {
             let r: iam::GetUserRequest = parse_query_request(params)?;
@@ -188,21 +209,17 @@ async fn iam_dispatch(
                 created.secret_access_key.as_bytes(),
                 created.user.clone(),
             );
-            xml(
-                op,
-                request_id,
-                &iam::CreateAccessKeyResponse {
-                    access_key: Some(iam::AccessKey {
-                        access_key_id: Some(created.record.access_key_id.clone()),
-                        create_date: Some(Timestamp::from_epoch_millis(
-                            created.record.created_at.0,
-                        )),
-                        secret_access_key: Some(created.secret_access_key.clone().into()),
-                        status: Some(iam::StatusType::Active),
-                        user_name: created.user.map(|u| u.user_name),
-                    }),
-                },
-            )
+            let response = iam::CreateAccessKeyResponse {
+                access_key: Some(iam::AccessKey {
+                    access_key_id: Some(created.record.access_key_id.clone()),
+                    create_date: Some(Timestamp::from_epoch_millis(created.record.created_at.0)),
+                    secret_access_key: Some(created.secret_access_key.clone().into()),
+                    status: Some(iam::StatusType::Active),
+                    user_name: created.user.map(|u| u.user_name),
+                }),
+            };
+            elements = response_elements::iam_create_access_key(&response);
+            xml(op, request_id, &response)
         }
         Op::ListAccessKeys => {
             let r: iam::ListAccessKeysRequest = parse_query_request(params)?;
@@ -341,18 +358,16 @@ async fn iam_dispatch(
             // of its otpauth:// URI as a PNG.
             let seed = zeroize::Zeroizing::new(created.base32_seed.as_bytes().to_vec());
             let png = zeroize::Zeroizing::new(created.qr_code_png.to_vec());
-            xml(
-                op,
-                request_id,
-                &iam::CreateVirtualMFADeviceResponse {
-                    virtual_mfa_device: Some(iam::VirtualMFADevice {
-                        serial_number: Some(created.record.serial_number.clone()),
-                        base32_string_seed: Some(keystead_wire::SensitiveBlob::new(seed)),
-                        qr_code_png: Some(keystead_wire::SensitiveBlob::new(png)),
-                        ..Default::default()
-                    }),
-                },
-            )
+            let response = iam::CreateVirtualMFADeviceResponse {
+                virtual_mfa_device: Some(iam::VirtualMFADevice {
+                    serial_number: Some(created.record.serial_number.clone()),
+                    base32_string_seed: Some(keystead_wire::SensitiveBlob::new(seed)),
+                    qr_code_png: Some(keystead_wire::SensitiveBlob::new(png)),
+                    ..Default::default()
+                }),
+            };
+            elements = response_elements::iam_create_virtual_mfa_device(&response);
+            xml(op, request_id, &response)
         }
         Op::EnableMFADevice => {
             let r: iam::EnableMFADeviceRequest = parse_query_request(params)?;
@@ -434,13 +449,11 @@ async fn iam_dispatch(
                 )
                 .await
                 .map_err(iam_error)?;
-            xml(
-                op,
-                request_id,
-                &iam::CreateRoleResponse {
-                    role: Some(wire_role(&role)),
-                },
-            )
+            let response = iam::CreateRoleResponse {
+                role: Some(wire_role(&role)),
+            };
+            elements = response_elements::iam_create_role(&response);
+            xml(op, request_id, &response)
         }
         Op::GetRole => {
             let r: iam::GetRoleRequest = parse_query_request(params)?;
@@ -561,7 +574,10 @@ async fn iam_dispatch(
         }
         other => return Err(not_yet(other.name())),
     };
-    Ok(body)
+    Ok(QueryResponse {
+        body,
+        response_elements: elements,
+    })
 }
 
 fn xml<T: keystead_wire::query::ToXml>(
@@ -665,7 +681,7 @@ async fn sts_session(
     op: sts::Operation,
     params: &QueryParams,
     request_id: &str,
-) -> Result<Vec<u8>, QueryError> {
+) -> Result<QueryResponse, QueryError> {
     let (created, assumed_role_user) = if op == sts::Operation::AssumeRole {
         let r: sts::AssumeRoleRequest = parse_query_request(params)?;
         let created = app
@@ -708,29 +724,37 @@ async fn sts_session(
         secret_access_key: Some(created.secret_access_key.clone().into()),
         session_token: Some(created.session_token.to_string()),
     };
-    let body = if op == sts::Operation::AssumeRole {
-        keystead_wire::query::to_query_response(
-            op.name(),
-            sts::XML_NAMESPACE,
-            &sts::AssumeRoleResponse {
-                assumed_role_user,
-                credentials: Some(credentials),
-                ..Default::default()
-            },
-            request_id,
-        )
+    let response = if op == sts::Operation::AssumeRole {
+        let response = sts::AssumeRoleResponse {
+            assumed_role_user,
+            credentials: Some(credentials),
+            ..Default::default()
+        };
+        QueryResponse {
+            body: keystead_wire::query::to_query_response(
+                op.name(),
+                sts::XML_NAMESPACE,
+                &response,
+                request_id,
+            ),
+            response_elements: response_elements::sts_assume_role(&response),
+        }
     } else {
-        keystead_wire::query::to_query_response(
-            op.name(),
-            sts::XML_NAMESPACE,
-            &sts::GetSessionTokenResponse {
-                credentials: Some(credentials),
-                ..Default::default()
-            },
-            request_id,
-        )
+        let response = sts::GetSessionTokenResponse {
+            credentials: Some(credentials),
+            ..Default::default()
+        };
+        QueryResponse {
+            body: keystead_wire::query::to_query_response(
+                op.name(),
+                sts::XML_NAMESPACE,
+                &response,
+                request_id,
+            ),
+            response_elements: response_elements::sts_get_session_token(&response),
+        }
     };
-    Ok(body)
+    Ok(response)
 }
 
 /// The STS error for an identity-service error.
