@@ -175,9 +175,72 @@ fn varied(n: u64) -> keystead_audit::AuditEvent {
     record
 }
 
+/// Record `n` of the lookup benchmark's second workload, as a server under load writes them:
+/// one account, one key, one user, one access key, one operation; only the ids differ.
+fn shared(n: u64) -> keystead_audit::AuditEvent {
+    let mut record = varied(0);
+    let fresh = event(n);
+    record.event_id = fresh.event_id;
+    record.request_id = fresh.request_id;
+    record
+}
+
+/// Record `n` of the lookup benchmark's worst case: as [`varied`], but with its own user,
+/// access key and key.
+fn distinct(n: u64) -> keystead_audit::AuditEvent {
+    let mut record = varied(n);
+    let account = record.recipient_account_id.clone();
+    record.user_identity.user_name = Some(format!("user-{n}"));
+    record.user_identity.access_key_id = Some(format!("AKIA{n:016}"));
+    if let Some(resource) = record.resources.first_mut() {
+        resource.arn =
+            format!("arn:aws:kms:us-west-2:{account}:key/00000000-0000-4000-8000-{n:012}");
+    }
+    record
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: prints figures"]
 async fn lookup_latency_over_a_million_records() {
+    lookup_latency(Workload::Varied).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: prints figures"]
+async fn lookup_latency_over_a_million_records_sharing_their_keys() {
+    lookup_latency(Workload::Shared).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: prints figures"]
+async fn lookup_latency_over_a_million_records_with_distinct_keys() {
+    lookup_latency(Workload::Distinct).await;
+}
+
+/// Which records the lookup benchmark appends.
+#[derive(Clone, Copy, Debug)]
+enum Workload {
+    /// [`varied`]: 1000 keys, 8 operations, 50 users, 500 access keys, 2 accounts.
+    Varied,
+    /// [`shared`]: consecutive records share every lookup key but their event id.
+    Shared,
+    /// [`distinct`]: every record has its own user, access key and key (the worst case).
+    Distinct,
+}
+
+impl Workload {
+    fn record(self, n: u64) -> keystead_audit::AuditEvent {
+        match self {
+            Self::Varied => varied(n),
+            Self::Shared => shared(n),
+            Self::Distinct => distinct(n),
+        }
+    }
+}
+
+/// Appends `KEYSTEAD_AUDIT_BENCH_RECORDS` (default 1,000,000) records of `workload`, then
+/// prints the indexer's CPU per record, lookup latencies, the index size and a rebuild's cost.
+async fn lookup_latency(workload: Workload) {
     use keystead_audit::{LookupAttribute, LookupQuery};
     let records: u64 = std::env::var("KEYSTEAD_AUDIT_BENCH_RECORDS")
         .ok()
@@ -187,6 +250,7 @@ async fn lookup_latency_over_a_million_records() {
     let dir = temp.path().join("audit");
     let key_path = temp.path().join("signing.key");
     let key = SigningKey::create(&key_path).expect("key");
+    let indexer = IndexerCpu::start();
     let log = Arc::new(AuditLog::open(config(&dir), key).expect("open"));
     let appenders = 256;
     let per_appender = records / appenders;
@@ -196,7 +260,7 @@ async fn lookup_latency_over_a_million_records() {
             let log = Arc::clone(&log);
             tokio::spawn(async move {
                 for n in 0..per_appender {
-                    log.append(&varied(t * per_appender + n))
+                    log.append(&workload.record(t * per_appender + n))
                         .await
                         .expect("append");
                 }
@@ -213,13 +277,15 @@ async fn lookup_latency_over_a_million_records() {
         .await
         .expect("close");
     let indexed = start.elapsed().as_secs_f64();
+    let indexer_cpu = indexer.stop();
     let written = appenders * per_appender;
     let index_bytes = std::fs::metadata(dir.join("index.sqlite")).map_or(0, |m| m.len())
         + std::fs::metadata(dir.join("index.sqlite-wal")).map_or(0, |m| m.len());
     println!(
-        "wrote {written} records in {appended:.1} s ({:.0} records/s), all indexed after \
-         {indexed:.1} s; index {:.0} MB",
+        "{workload:?}: wrote {written} records in {appended:.1} s ({:.0} records/s), all indexed \
+         after {indexed:.1} s; indexer thread {:.2} us of CPU per record; index {:.0} MB",
         written as f64 / appended,
+        indexer_cpu * 1e6 / written as f64,
         index_bytes as f64 / 1e6
     );
 
@@ -235,7 +301,12 @@ async fn lookup_latency_over_a_million_records() {
         let mut times = Vec::with_capacity(1000);
         let mut found = 0;
         for i in 0..1000u64 {
-            let k = (i * 7919) % 1000;
+            let k = match workload {
+                Workload::Varied => (i * 7919) % 1000,
+                Workload::Shared => 0,
+                // A key (and a user) of one record among the newest.
+                Workload::Distinct => written - 1 - (i * 7919) % 1000,
+            };
             let account = "111122223333";
             let key_id = format!("00000000-0000-4000-8000-{:012}", k - k % 2);
             let attribute = match attribute {
@@ -243,8 +314,17 @@ async fn lookup_latency_over_a_million_records() {
                     "arn:aws:kms:us-west-2:{account}:key/{key_id}"
                 ))),
                 1 => Some(LookupAttribute::ResourceName(key_id)),
-                2 => Some(LookupAttribute::EventName("GenerateDataKey".to_owned())),
-                3 => Some(LookupAttribute::Username(format!("user-{}", (k % 50) & !1))),
+                2 => Some(LookupAttribute::EventName(
+                    match workload {
+                        Workload::Varied | Workload::Distinct => "GenerateDataKey",
+                        Workload::Shared => "Decrypt",
+                    }
+                    .to_owned(),
+                )),
+                3 => Some(LookupAttribute::Username(match workload {
+                    Workload::Distinct => format!("user-{}", k - k % 2),
+                    _ => format!("user-{}", (k % 50) & !1),
+                })),
                 _ => None,
             };
             let query = LookupQuery {
@@ -278,24 +358,72 @@ async fn lookup_latency_over_a_million_records() {
     }
     let start = Instant::now();
     let cpu_start = process_cpu_seconds();
+    let indexer = IndexerCpu::start();
     let log =
         AuditLog::open(config(&dir), SigningKey::load(&key_path).expect("key")).expect("reopen");
     // `close` waits for the indexer, which first catches up from the files.
     log.close().await.expect("close");
     let seconds = start.elapsed().as_secs_f64();
     let cpu = process_cpu_seconds() - cpu_start;
+    let indexer_cpu = indexer.stop();
     println!(
         "rebuilt the index of {written} records from the log in {seconds:.1} s ({:.0} records/s), \
-         {cpu:.1} s of CPU = {:.1} us of CPU per record (reading, parsing and inserting)",
+         {cpu:.1} s of CPU = {:.1} us of CPU per record (reading, parsing and inserting; \
+         indexer thread {:.1} us)",
         written as f64 / seconds,
-        cpu * 1e6 / written as f64
+        cpu * 1e6 / written as f64,
+        indexer_cpu * 1e6 / written as f64
     );
 }
 
-/// User + system CPU time of this process so far (Linux: /proc/self/stat, in clock ticks of
-/// 1/100 s), robust to other work on the machine where wall time is not.
-fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// Samples the CPU time of the `audit-indexer` threads every few milliseconds, so that their
+/// total is known after they exit.
+struct IndexerCpu {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<f64>,
+}
+
+impl IndexerCpu {
+    fn start() -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut seen = std::collections::HashMap::<String, f64>::new();
+                loop {
+                    let done = stop.load(std::sync::atomic::Ordering::Relaxed);
+                    for entry in std::fs::read_dir("/proc/self/task").into_iter().flatten() {
+                        let Ok(entry) = entry else { continue };
+                        let path = entry.path();
+                        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+                        if comm.trim() != "audit-indexer" {
+                            continue;
+                        }
+                        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+                        let cpu = cpu_of_stat(&stat);
+                        let tid = entry.file_name().to_string_lossy().into_owned();
+                        let last = seen.entry(tid).or_default();
+                        *last = last.max(cpu);
+                    }
+                    if done {
+                        return seen.values().sum();
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+            })
+        };
+        Self { stop, sampler }
+    }
+
+    /// The CPU seconds of every indexer thread seen since [`IndexerCpu::start`].
+    fn stop(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.sampler.join().expect("sampler")
+    }
+}
+
+/// User + system CPU seconds in a `/proc/.../stat` line (in clock ticks of 1/100 s).
+fn cpu_of_stat(stat: &str) -> f64 {
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // Fields 14 and 15 of the whole line are the 12th and 13th after the name.
@@ -306,4 +434,10 @@ fn process_cpu_seconds() -> f64 {
             .unwrap_or(0.0)
     };
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// User + system CPU time of this process so far (Linux: /proc/self/stat, in clock ticks of
+/// 1/100 s), robust to other work on the machine where wall time is not.
+fn process_cpu_seconds() -> f64 {
+    cpu_of_stat(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
 }
