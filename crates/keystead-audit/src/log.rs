@@ -6,7 +6,11 @@
 //! (group commit), chains them, writes them with one `write` and one `fdatasync`, and only then
 //! answers each caller. A record is therefore on disk before `append` returns, and concurrent
 //! appenders share the cost of a sync. The writer is a plain thread rather than a tokio task
-//! because every step of its work blocks on the disk; callers await a tokio `oneshot`.
+//! because every step of its work blocks on the disk; callers await a tokio `oneshot`. When the
+//! log was opened on a tokio runtime, the writer hands each batch's answers to one task on that
+//! runtime, which sends them: one wake-up from outside the runtime per batch instead of one per
+//! caller (waking a task from a foreign thread goes through the runtime's shared queue and
+//! often a futex).
 //!
 //! This module must not interpret records (it only refuses secrets and oversized events) and
 //! must never acknowledge a record it has not synced. After a failed write or sync it stops
@@ -17,9 +21,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -158,6 +161,17 @@ pub struct AuditLog {
 
 type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
+/// The replies of one batch, with what each caller is told.
+type Answers = Vec<(Reply<AppendReceipt>, Result<AppendReceipt, Error>)>;
+
+/// Sends each caller of a batch its answer. A caller that stopped waiting still got its record
+/// written.
+fn answer(answers: Answers) {
+    for (reply, result) in answers {
+        let _ = reply.send(result);
+    }
+}
+
 // Nearly every command is an append: boxing it would add an allocation to the common case.
 #[allow(clippy::large_enum_variant)]
 enum Command {
@@ -238,7 +252,7 @@ impl AuditLog {
         let indexer = {
             let index = Arc::clone(&index);
             thread::Builder::new()
-                .name("keystead-audit-indexer".to_owned())
+                .name("audit-indexer".to_owned())
                 .spawn(move || index_writer.run(&index, files, bound, index_receiver))
                 .map_err(|source| Error::Io {
                     path: dir.clone(),
@@ -247,7 +261,7 @@ impl AuditLog {
         };
         let (sender, receiver) = mpsc::channel();
         thread::Builder::new()
-            .name("keystead-audit-writer".to_owned())
+            .name("audit-writer".to_owned())
             .spawn(move || writer.run(receiver))
             .map_err(|source| Error::Io {
                 path: dir.clone(),
@@ -419,6 +433,9 @@ struct Writer {
     index_sender: Option<(mpsc::Sender<IndexMessage>, Arc<Index>)>,
     /// [`AuditLogConfig::lookup_index_backlog`].
     index_backlog: u64,
+    /// The task that answers the callers of each batch, on the runtime `open` was called on:
+    /// waking 32 tasks from inside the runtime costs far less than from this thread.
+    answerer: Option<tokio::sync::mpsc::UnboundedSender<Answers>>,
 }
 
 impl Writer {
@@ -547,6 +564,15 @@ impl Writer {
             counters,
             index_sender: None,
             index_backlog: config.lookup_index_backlog,
+            answerer: tokio::runtime::Handle::try_current().ok().map(|runtime| {
+                let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+                runtime.spawn(async move {
+                    while let Some(answers) = receiver.recv().await {
+                        answer(answers);
+                    }
+                });
+                sender
+            }),
         };
         Ok((writer, torn))
     }
@@ -590,19 +616,7 @@ impl Writer {
                 .saturating_duration_since(Instant::now());
             match receiver.recv_timeout(wait) {
                 Ok(first) => {
-                    let mut batch = vec![first];
-                    let mut bytes = 0;
-                    while batch.len() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
-                        match receiver.try_recv() {
-                            Ok(command) => {
-                                if let Command::Append { event, .. } = &command {
-                                    bytes += event.bytes.len();
-                                }
-                                batch.push(command);
-                            }
-                            Err(_) => break,
-                        }
-                    }
+                    let batch = Self::collect(first, &receiver);
                     if self.handle(batch) {
                         return;
                     }
@@ -614,6 +628,21 @@ impl Writer {
             }
             self.run_timers();
         }
+    }
+
+    /// Takes `first` and every command waiting behind it (up to the batch limits) into a
+    /// batch.
+    fn collect(first: Command, receiver: &mpsc::Receiver<Command>) -> Vec<Command> {
+        let mut bytes = batch_bytes(&first);
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
+            let Ok(command) = receiver.try_recv() else {
+                break;
+            };
+            bytes += batch_bytes(&command);
+            batch.push(command);
+        }
+        batch
     }
 
     /// Handles a batch in order: runs of appends are committed together, controls in between.
@@ -648,20 +677,26 @@ impl Writer {
         if events.is_empty() {
             return;
         }
-        match self.commit(events) {
-            Ok(receipts) => {
-                for (reply, receipt) in replies.drain(..).zip(receipts) {
-                    // A caller that stopped waiting still got its record written.
-                    let _ = reply.send(Ok(receipt));
-                }
-            }
-            Err(_) => {
-                for reply in replies.drain(..) {
-                    let _ = reply.send(Err(self.failure()));
-                }
-            }
-        }
+        let answers: Answers = match self.commit(events) {
+            Ok(receipts) => replies
+                .drain(..)
+                .zip(receipts.into_iter().map(Ok))
+                .collect(),
+            Err(_) => replies
+                .drain(..)
+                .map(|reply| (reply, Err(self.failure())))
+                .collect(),
+        };
         events.clear();
+        // One wake-up of the answering task per batch; without a runtime, answer from here.
+        let answers = match &self.answerer {
+            Some(answerer) => match answerer.send(answers) {
+                Ok(()) => return,
+                Err(unsent) => unsent.0,
+            },
+            None => answers,
+        };
+        answer(answers);
     }
 
     /// Chains `events`, writes them with one write and one fdatasync, hands them to the
@@ -942,6 +977,14 @@ fn truncate_torn(path: &Path, offset: u64, remove: bool, counters: &Counters) ->
 }
 
 /// The clock's reading as a UTC date-time.
+/// The bytes a command adds to a batch.
+fn batch_bytes(command: &Command) -> usize {
+    match command {
+        Command::Append { event, .. } => event.bytes.len(),
+        _ => 0,
+    }
+}
+
 fn now(clock: &dyn Clock) -> OffsetDateTime {
     let millis = i128::from(clock.now().0);
     OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000)
