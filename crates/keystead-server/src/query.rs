@@ -724,19 +724,21 @@ async fn sts_session(
         secret_access_key: Some(created.secret_access_key.clone().into()),
         session_token: Some(created.session_token.to_string()),
     };
-    let response = if op == sts::Operation::AssumeRole {
+    fn body<T: keystead_wire::query::ToXml>(
+        op: sts::Operation,
+        request_id: &str,
+        response: &T,
+    ) -> Vec<u8> {
+        keystead_wire::query::to_query_response(op.name(), sts::XML_NAMESPACE, response, request_id)
+    }
+    Ok(if op == sts::Operation::AssumeRole {
         let response = sts::AssumeRoleResponse {
             assumed_role_user,
             credentials: Some(credentials),
             ..Default::default()
         };
         QueryResponse {
-            body: keystead_wire::query::to_query_response(
-                op.name(),
-                sts::XML_NAMESPACE,
-                &response,
-                request_id,
-            ),
+            body: body(op, request_id, &response),
             response_elements: response_elements::sts_assume_role(&response),
         }
     } else {
@@ -745,16 +747,10 @@ async fn sts_session(
             ..Default::default()
         };
         QueryResponse {
-            body: keystead_wire::query::to_query_response(
-                op.name(),
-                sts::XML_NAMESPACE,
-                &response,
-                request_id,
-            ),
+            body: body(op, request_id, &response),
             response_elements: response_elements::sts_get_session_token(&response),
         }
-    };
-    Ok(response)
+    })
 }
 
 /// The STS error for an identity-service error.
