@@ -359,8 +359,9 @@ class Scenario:
         assert self.denied(lambda: delete(no_mfa)) == "AccessDeniedException"
         self.promise("...denied in a session opened without MFA or with a wrong code")
 
+        # The codes that enabled the device are spent: the next one (accepted a step early).
         session = sts.get_session_token(
-            SerialNumber=serial, TokenCode=totp(seed, int(time.time()) // 30)
+            SerialNumber=serial, TokenCode=totp(seed, int(time.time()) // 30 + 1)
         )["Credentials"]
         mfa = self.client(
             "kms",

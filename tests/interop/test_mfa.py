@@ -204,7 +204,8 @@ def test_a_key_policy_can_require_mfa_for_schedule_key_deletion(server):
         lambda: user_sts.get_session_token(SerialNumber=other_serial, TokenCode=totp(seed, now_step()))
     ) == "AccessDenied"
 
-    mfa = user_sts.get_session_token(SerialNumber=serial, TokenCode=totp(seed, now_step()))[
+    # The enabling codes are spent: the next step's code (accepted one step early).
+    mfa = user_sts.get_session_token(SerialNumber=serial, TokenCode=totp(seed, now_step() + 1))[
         "Credentials"
     ]
     mfa_kms = client_for(server, "kms", mfa["AccessKeyId"], mfa["SecretAccessKey"], mfa["SessionToken"])
@@ -231,9 +232,27 @@ def test_mfa_sessions_survive_a_restart(server_factory):
     key_id = s.client().create_key(Policy=json.dumps(policy))["KeyMetadata"]["KeyId"]
     serial, seed = create_device(iam)
     enable(iam, serial, seed, UserName=s.account_id)
-    creds = s.client("sts").get_session_token(SerialNumber=serial, TokenCode=totp(seed, now_step()))[
-        "Credentials"
-    ]
+    creds = s.client("sts").get_session_token(
+        SerialNumber=serial, TokenCode=totp(seed, now_step() + 1)
+    )["Credentials"]
     s.restart()
     kms = client_for(s, "kms", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
     assert kms.schedule_key_deletion(KeyId=key_id)["KeyState"] == "PendingDeletion"
+
+
+def test_an_mfa_code_opens_one_session_and_never_a_second(server):
+    iam = server.client("iam")
+    serial, seed = create_device(iam)
+    enable(iam, serial, seed, UserName=server.account_id)
+    sts = server.client("sts")
+    # The codes that enabled the device are spent.
+    assert error_code(
+        lambda: sts.get_session_token(SerialNumber=serial, TokenCode=totp(seed, now_step()))
+    ) == "AccessDenied"
+    code = totp(seed, now_step() + 1)
+    first = sts.get_session_token(SerialNumber=serial, TokenCode=code)["Credentials"]
+    assert first["AccessKeyId"].startswith("ASIA")
+    with pytest.raises(botocore.exceptions.ClientError) as replayed:
+        sts.get_session_token(SerialNumber=serial, TokenCode=code)
+    assert replayed.value.response["Error"]["Code"] == "AccessDenied"
+    assert "invalid MFA one time pass code" in replayed.value.response["Error"]["Message"]

@@ -157,6 +157,9 @@ pub struct IdentityService {
     clock: Arc<dyn Clock>,
     /// Grows after every change to the state; see [`IdentityService::generation`].
     generation: std::sync::atomic::AtomicU64,
+    /// The last TOTP step accepted from each MFA device, by serial number: a code is good for
+    /// one use, as AWS's are. Kept in memory only (a restart forgets it; see `mfa.rs`).
+    mfa_steps_used: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 impl IdentityService {
@@ -228,6 +231,7 @@ impl IdentityService {
             root_key,
             clock,
             generation: std::sync::atomic::AtomicU64::new(0),
+            mfa_steps_used: std::sync::Mutex::new(HashMap::new()),
         })
     }
 

@@ -163,7 +163,11 @@ impl IdentityService {
         let seed = self.unseal_seed(&device)?;
         let now = self.clock.now();
         let seconds = u64::try_from(now.0 / 1000).unwrap_or(0);
-        if totp::verify_consecutive(&seed, code1, code2, seconds).is_none() {
+        let Some(step) = totp::verify_consecutive(&seed, code1, code2, seconds) else {
+            return Err(invalid_code());
+        };
+        // The two codes that enabled the device cannot then open a session.
+        if !self.use_mfa_step(&device.serial_number, step) {
             return Err(invalid_code());
         }
         device.enabled = Some(MfaEnablement {
@@ -270,8 +274,30 @@ impl IdentityService {
         let seed = self.unseal_seed(&device)?;
         let now = self.clock.now();
         let seconds = u64::try_from(now.0 / 1000).unwrap_or(0);
-        totp::verify_totp(&seed, code, seconds).ok_or_else(failed)?;
-        Ok(now)
+        let step = totp::verify_totp(&seed, code, seconds).ok_or_else(failed)?;
+        self.use_mfa_step(serial_number, step)
+            .then_some(now)
+            .ok_or_else(failed)
+    }
+
+    /// Records that `serial_number`'s code of TOTP step `step` has been used, if no code of
+    /// this step or a later one has been: a code authenticates once, and an older code after a
+    /// newer one never. Returns whether the step was still unused.
+    ///
+    /// The record is kept in memory: after a restart, a code used in the last 30-90 s before
+    /// it (the window `verify_totp` accepts) could be used once more.
+    fn use_mfa_step(&self, serial_number: &str, step: u64) -> bool {
+        let mut used = self
+            .mfa_steps_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match used.get(serial_number) {
+            Some(&last) if step <= last => false,
+            _ => {
+                used.insert(serial_number.to_owned(), step);
+                true
+            }
+        }
     }
 
     /// Whether `user_name` (an IAM user; `None`: the root user) of `account` has an MFA

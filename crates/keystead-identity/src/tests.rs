@@ -548,11 +548,28 @@ async fn get_session_token_with_mfa_needs_a_current_code_of_the_callers_device()
         .await
         .expect("session without MFA");
     assert_eq!(plain.record.mfa_authenticated_at, None);
+    // The codes that enabled the device are spent.
+    assert!(denied(
+        service
+            .get_session_token(&root(), None, Some((&serial, &code(step))))
+            .await
+    ));
     let session = service
-        .get_session_token(&root(), None, Some((&serial, &code(step))))
+        .get_session_token(&root(), None, Some((&serial, &code(step + 1))))
         .await
         .expect("session with MFA");
     assert!(session.record.mfa_authenticated_at.is_some());
+    // A code opens one session: not a second, and no older code after it.
+    assert!(denied(
+        service
+            .get_session_token(&root(), None, Some((&serial, &code(step + 1))))
+            .await
+    ));
+    assert!(denied(
+        service
+            .get_session_token(&root(), None, Some((&serial, &code(step - 1))))
+            .await
+    ));
 }
 
 #[tokio::test]
