@@ -390,6 +390,23 @@ def test_dev_mode_accepts_any_access_key_and_a_12_digit_one_names_the_account(se
     assert real["AWSAccountId"] == dev.account_id
 
 
+def test_a_dev_account_never_created_gets_root_access_keys_that_work(server_factory):
+    dev = server_factory(dev=True)
+    iam = dev.client("iam", access_key_id="777788889999", secret_access_key="anything")
+    created = iam.create_access_key()["AccessKey"]
+    assert created["AccessKeyId"].startswith("AKIA")
+    listed = iam.list_access_keys()["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in listed] == [created["AccessKeyId"]]
+    # A second key goes to the account the first one created.
+    second = iam.create_access_key()["AccessKey"]
+    assert second["AccessKeyId"] != created["AccessKeyId"]
+    sts = dev.client("sts", access_key_id=created["AccessKeyId"], secret_access_key=created["SecretAccessKey"])
+    assert sts.get_caller_identity()["Account"] == "777788889999"
+    dev.restart()
+    kms = dev.client(access_key_id=created["AccessKeyId"], secret_access_key=created["SecretAccessKey"])
+    assert kms.create_key()["KeyMetadata"]["AWSAccountId"] == "777788889999"
+
+
 def test_the_test_clock_is_off_without_the_danger_flag(server_factory):
     plain = server_factory(test_clock=False)
     resp = plain.raw(

@@ -17,8 +17,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use keystead_authz::{Limits, Policy};
 use keystead_crypto::RootKey;
 use keystead_store::{
-    AccessKeyRecord, AccessKeyStatus, AccessKeyUserRecord, Snapshot, Store, Tag, UserPolicyRecord,
-    UserRecord,
+    AccessKeyRecord, AccessKeyStatus, AccessKeyUserRecord, AccountRecord, Snapshot, Store, Tag,
+    UserPolicyRecord, UserRecord,
 };
 use keystead_types::{AccountId, Caller, CallerUser, Clock, UnixMillis, user_arn};
 use zeroize::Zeroizing;
@@ -568,7 +568,22 @@ impl IdentityService {
                     )
                     .await?
             }
-            None => self.store.put_access_key(&record).await?,
+            None => match self.store.put_access_key(&record).await {
+                // Only under --dev can a root user act for an account that was never created
+                // (any 12-digit access key id names one): create it now, with this key.
+                Err(keystead_store::Error::NotFound { .. }) => {
+                    self.store
+                        .create_account(
+                            &AccountRecord {
+                                account_id: caller.account_id.clone(),
+                                created_at: record.created_at,
+                            },
+                            std::slice::from_ref(&record),
+                        )
+                        .await?
+                }
+                other => other?,
+            },
         }
         self.write_state(|s| {
             s.access_keys.insert(
