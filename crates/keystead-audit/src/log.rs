@@ -977,7 +977,6 @@ fn truncate_torn(path: &Path, offset: u64, remove: bool, counters: &Counters) ->
     Ok(())
 }
 
-/// The clock's reading as a UTC date-time.
 /// The bytes a command adds to a batch.
 fn batch_bytes(command: &Command) -> usize {
     match command {
@@ -986,6 +985,7 @@ fn batch_bytes(command: &Command) -> usize {
     }
 }
 
+/// The clock's reading as a UTC date-time.
 fn now(clock: &dyn Clock) -> OffsetDateTime {
     let millis = i128::from(clock.now().0);
     OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000)

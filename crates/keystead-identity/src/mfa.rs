@@ -243,6 +243,11 @@ impl IdentityService {
         }
         self.store.delete_mfa_device(serial_number).await?;
         self.write_state(|s| s.mfa_devices.remove(serial_number));
+        // A device created again under the same name has a new seed, and its codes are unused.
+        self.mfa_steps_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(serial_number);
         Ok(())
     }
 

@@ -501,6 +501,33 @@ async fn enabling_needs_two_consecutive_codes_and_survives_a_reopen() {
         service.delete_virtual_mfa_device(&root(), &serial).await,
         Err(Error::NoSuchEntity(_))
     ));
+
+    // Deleted and created again under the same name, twice in this process: each time a new
+    // seed, whose codes of this step are unused although the last device's were used.
+    for round in 0..2 {
+        let again = service
+            .create_virtual_mfa_device(&root(), "bobs-phone", Some("/team/"))
+            .await
+            .expect("create again");
+        assert_eq!(again.record.serial_number, serial);
+        let seed = service
+            .root_key
+            .unseal_secret(&again.record.sealed_seed, serial.as_bytes())
+            .expect("unseal");
+        let code = |s: u64| totp::totp_code_at_step(&seed, s);
+        service
+            .enable_mfa_device(&root(), Some("bob"), &serial, &code(step - 1), &code(step))
+            .await
+            .unwrap_or_else(|e| panic!("enable the new device, round {round}: {e}"));
+        service
+            .deactivate_mfa_device(&root(), Some("bob"), &serial)
+            .await
+            .expect("deactivate");
+        service
+            .delete_virtual_mfa_device(&root(), &serial)
+            .await
+            .expect("delete");
+    }
 }
 
 #[tokio::test]
