@@ -15,6 +15,7 @@ pub mod ciphertext;
 pub mod data_key;
 pub mod digest;
 mod error;
+mod key_file;
 mod key_material;
 mod random;
 mod root_key;

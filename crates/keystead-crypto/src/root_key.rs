@@ -16,9 +16,6 @@
 //! aad(secret) = "keystead/secret/v1" || format || label
 //! ```
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
@@ -26,19 +23,20 @@ use keystead_types::KeyId;
 use zeroize::Zeroizing;
 
 use crate::Error;
+use crate::key_file::{KeyFileError, KeyFileFormat, SECRET_LEN};
 use crate::key_material::{
     KeyMaterial, NONCE_LEN, TAG_LEN, WrappedKey, aes_256_gcm_key, random_nonce,
 };
 use crate::random::fill;
 
-/// The first bytes of a root key file; the `v1` names this text form.
-const FILE_PREFIX: &[u8] = b"keystead-root-key-v1:";
+/// The root key file; the `v1` in its prefix names this text form.
+const KEY_FILE: KeyFileFormat = KeyFileFormat {
+    prefix: b"keystead-root-key-v1:",
+    no_prefix: "expected a line starting with keystead-root-key-v1:",
+    wrong_length: "expected 64 hex digits (32 bytes) after keystead-root-key-v1:",
+};
 /// Length of the root key in bytes.
-const KEY_LEN: usize = 32;
-/// Longest file accepted: the prefix, 64 hex digits and a newline fit well within it.
-const MAX_FILE_LEN: usize = 128;
-/// Permission bits the key file must not have: any access by group or others.
-const GROUP_OTHER_BITS: u32 = 0o077;
+const KEY_LEN: usize = SECRET_LEN;
 
 /// The format byte of sealed data: AES-256-GCM, 96-bit random nonce, 128-bit tag.
 const SEALED_FORMAT_V1: u8 = 0x01;
@@ -72,36 +70,9 @@ impl RootKey {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         fill(&mut *bytes)?;
         let key = Self::from_bytes(&bytes)?;
-        let contents = encode_file(&bytes);
-
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::AlreadyExists => Error::RootKeyExists {
-                    path: path.to_owned(),
-                },
-                _ => Error::Io {
-                    path: path.to_owned(),
-                    source,
-                },
-            })?;
-        let written = file
-            .write_all(&contents)
-            .and_then(|()| file.sync_all())
-            .map_err(|source| Error::Io {
-                path: path.to_owned(),
-                source,
-            })
-            .and_then(|()| sync_parent_directory(path));
-        drop(file);
-        if let Err(error) = written {
-            // We created the file (create_new), so removing it destroys nothing of anyone's.
-            let _ = fs::remove_file(path);
-            return Err(error);
-        }
+        KEY_FILE
+            .create(path, &bytes)
+            .map_err(|e| key_file_error(path, e))?;
         Ok(key)
     }
 
@@ -113,44 +84,7 @@ impl RootKey {
     /// The mode is read from the opened file, so it is the mode of the file actually read.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let io_error = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let malformed = |reason| Error::MalformedRootKey {
-            path: path.to_owned(),
-            reason,
-        };
-
-        let mut file = File::open(path).map_err(io_error)?;
-        let metadata = file.metadata().map_err(io_error)?;
-        if !metadata.is_file() {
-            return Err(malformed("not a regular file"));
-        }
-        let mode = metadata.permissions().mode() & 0o7777;
-        if mode & GROUP_OTHER_BITS != 0 {
-            return Err(Error::InsecurePermissions {
-                path: path.to_owned(),
-                mode,
-            });
-        }
-
-        // A fixed buffer rather than read_to_end: a growing Vec would leave unwiped copies of
-        // the key behind in freed memory.
-        let mut contents = Zeroizing::new([0u8; MAX_FILE_LEN]);
-        let mut len = 0;
-        loop {
-            if len == MAX_FILE_LEN {
-                return Err(malformed("file is too long"));
-            }
-            match file.read(&mut contents[len..]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(e)),
-            }
-        }
-        let bytes = parse_file(&contents[..len]).map_err(malformed)?;
+        let bytes = KEY_FILE.load(path).map_err(|e| key_file_error(path, e))?;
         Self::from_bytes(&bytes)
     }
 
@@ -315,63 +249,28 @@ fn secret_aad(label: &[u8]) -> Vec<u8> {
     aad
 }
 
-/// The key file's contents: `keystead-root-key-v1:<64 lower-case hex digits>\n`.
-fn encode_file(key: &[u8; KEY_LEN]) -> Zeroizing<Vec<u8>> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Zeroizing::new(Vec::with_capacity(FILE_PREFIX.len() + 2 * KEY_LEN + 1));
-    out.extend_from_slice(FILE_PREFIX);
-    for byte in key {
-        out.push(HEX[usize::from(byte >> 4)]);
-        out.push(HEX[usize::from(byte & 0x0f)]);
+/// The root key's error for what went wrong with its file at `path`.
+fn key_file_error(path: &Path, error: KeyFileError) -> Error {
+    match error {
+        KeyFileError::Exists => Error::RootKeyExists {
+            path: path.to_owned(),
+        },
+        KeyFileError::Io { path, source } => Error::Io { path, source },
+        KeyFileError::InsecurePermissions { mode } => Error::InsecurePermissions {
+            path: path.to_owned(),
+            mode,
+        },
+        KeyFileError::Malformed(reason) => Error::MalformedRootKey {
+            path: path.to_owned(),
+            reason,
+        },
     }
-    out.push(b'\n');
-    out
-}
-
-/// The key in a key file's contents, or why there is none. The reason never quotes the contents.
-fn parse_file(contents: &[u8]) -> Result<Zeroizing<[u8; KEY_LEN]>, &'static str> {
-    let line = contents.strip_suffix(b"\n").unwrap_or(contents);
-    let digits = line
-        .strip_prefix(FILE_PREFIX)
-        .ok_or("expected a line starting with keystead-root-key-v1:")?;
-    if digits.len() != 2 * KEY_LEN {
-        return Err("expected 64 hex digits (32 bytes) after keystead-root-key-v1:");
-    }
-    let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    for (byte, pair) in key.iter_mut().zip(digits.chunks_exact(2)) {
-        let high = hex_value(pair[0]).ok_or("key contains a character that is not a hex digit")?;
-        let low = hex_value(pair[1]).ok_or("key contains a character that is not a hex digit")?;
-        *byte = (high << 4) | low;
-    }
-    Ok(key)
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Makes the new directory entry durable: fsync of the file alone does not cover its name.
-fn sync_parent_directory(path: &Path) -> Result<(), Error> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    File::open(directory)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|source| Error::Io {
-            path: directory.to_owned(),
-            source,
-        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -411,7 +310,7 @@ mod tests {
 
         let contents = fs::read(&path).expect("read");
         assert!(contents.starts_with(b"keystead-root-key-v1:"));
-        assert_eq!(contents.len(), FILE_PREFIX.len() + 64 + 1);
+        assert_eq!(contents.len(), KEY_FILE.prefix.len() + 64 + 1);
         assert_eq!(contents.last(), Some(&b'\n'));
 
         // The loaded key opens what the created key sealed, so they are the same key.
@@ -538,13 +437,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let result = RootKey::load(dir.path().join("absent"));
         assert!(matches!(result, Err(Error::Io { .. })));
-    }
-
-    #[test]
-    fn the_file_encoding_round_trips() {
-        let key: [u8; 32] = std::array::from_fn(|i| (i * 37) as u8);
-        let parsed = parse_file(&encode_file(&key)).expect("parse");
-        assert_eq!(*parsed, key);
     }
 
     #[test]

@@ -22,25 +22,26 @@
 //! adding variants there would break exhaustive matches in other crates. [`SigningError`] may be
 //! folded into it when those are next revised.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use zeroize::Zeroizing;
 
+use crate::key_file::{KeyFileError, KeyFileFormat, SECRET_LEN};
 use crate::random::fill;
 
-/// The first bytes of a signing key file; the `v1` names this text form.
-const FILE_PREFIX: &[u8] = b"keystead-ed25519-key-v1:";
+/// The signing key file; the `v1` in its prefix names this text form.
+const KEY_FILE: KeyFileFormat = KeyFileFormat {
+    prefix: b"keystead-ed25519-key-v1:",
+    no_prefix: "expected a line starting with keystead-ed25519-key-v1:",
+    wrong_length: "expected 64 hex digits (32 bytes) after keystead-ed25519-key-v1:",
+};
 /// Length of an Ed25519 seed in bytes.
-const SEED_LEN: usize = 32;
-/// Longest file accepted: the prefix, 64 hex digits and a newline fit well within it.
-const MAX_FILE_LEN: usize = 128;
-/// Permission bits the key file must not have: any access by group or others.
-const GROUP_OTHER_BITS: u32 = 0o077;
+const SEED_LEN: usize = SECRET_LEN;
 /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4); the key's 32 bytes follow.
 const SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
@@ -160,36 +161,9 @@ impl SigningKey {
         let mut seed = Zeroizing::new([0u8; SEED_LEN]);
         fill(&mut *seed)?;
         let key = Self::from_seed(&seed)?;
-        let contents = encode_file(&seed);
-
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::AlreadyExists => SigningError::KeyExists {
-                    path: path.to_owned(),
-                },
-                _ => SigningError::Io {
-                    path: path.to_owned(),
-                    source,
-                },
-            })?;
-        let written = file
-            .write_all(&contents)
-            .and_then(|()| file.sync_all())
-            .map_err(|source| SigningError::Io {
-                path: path.to_owned(),
-                source,
-            })
-            .and_then(|()| sync_parent_directory(path));
-        drop(file);
-        if let Err(error) = written {
-            // We created the file (create_new), so removing it destroys nothing of anyone's.
-            let _ = fs::remove_file(path);
-            return Err(error);
-        }
+        KEY_FILE
+            .create(path, &seed)
+            .map_err(|e| key_file_error(path, e))?;
         Ok(key)
     }
 
@@ -201,44 +175,7 @@ impl SigningKey {
     /// ([`SigningError::MalformedKeyFile`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, SigningError> {
         let path = path.as_ref();
-        let io_error = |source| SigningError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let malformed = |reason| SigningError::MalformedKeyFile {
-            path: path.to_owned(),
-            reason,
-        };
-
-        let mut file = File::open(path).map_err(io_error)?;
-        let metadata = file.metadata().map_err(io_error)?;
-        if !metadata.is_file() {
-            return Err(malformed("not a regular file"));
-        }
-        let mode = metadata.permissions().mode() & 0o7777;
-        if mode & GROUP_OTHER_BITS != 0 {
-            return Err(SigningError::InsecurePermissions {
-                path: path.to_owned(),
-                mode,
-            });
-        }
-
-        // A fixed buffer rather than read_to_end, so that no unwiped copy of the seed is left
-        // behind in freed memory.
-        let mut contents = Zeroizing::new([0u8; MAX_FILE_LEN]);
-        let mut len = 0;
-        loop {
-            if len == MAX_FILE_LEN {
-                return Err(malformed("file is too long"));
-            }
-            match file.read(&mut contents[len..]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(e)),
-            }
-        }
-        let seed = parse_file(&contents[..len]).map_err(malformed)?;
+        let seed = KEY_FILE.load(path).map_err(|e| key_file_error(path, e))?;
         Self::from_seed(&seed)
     }
 
@@ -318,7 +255,7 @@ pub fn verify(public_key_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
 
 /// The PEM form of a DER public key.
 pub fn public_key_pem_from_der(public_key_der: &[u8]) -> String {
-    let encoded = base64_encode(public_key_der);
+    let encoded = BASE64.encode(public_key_der);
     let mut pem = String::with_capacity(encoded.len() + 64);
     pem.push_str(PEM_BEGIN);
     pem.push('\n');
@@ -348,125 +285,39 @@ pub fn public_key_der_from_pem(pem: &str) -> Result<Vec<u8>, SigningError> {
         .bytes()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
-    let der = base64_decode(&body).ok_or(malformed("the body is not base64"))?;
+    // Strict: padding as RFC 4648 requires it, and no stray bits in the last symbol.
+    let der = BASE64
+        .decode(&body)
+        .map_err(|_| malformed("the body is not base64"))?;
     if der.len() != PUBLIC_KEY_DER_LEN || !der.starts_with(&SPKI_PREFIX) {
         return Err(malformed("not an Ed25519 SubjectPublicKeyInfo"));
     }
     Ok(der)
 }
 
-/// The key file's contents: `keystead-ed25519-key-v1:<64 lower-case hex digits>\n`.
-fn encode_file(seed: &[u8; SEED_LEN]) -> Zeroizing<Vec<u8>> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Zeroizing::new(Vec::with_capacity(FILE_PREFIX.len() + 2 * SEED_LEN + 1));
-    out.extend_from_slice(FILE_PREFIX);
-    for byte in seed {
-        out.push(HEX[usize::from(byte >> 4)]);
-        out.push(HEX[usize::from(byte & 0x0f)]);
+/// The signing key's error for what went wrong with its file at `path`.
+fn key_file_error(path: &Path, error: KeyFileError) -> SigningError {
+    match error {
+        KeyFileError::Exists => SigningError::KeyExists {
+            path: path.to_owned(),
+        },
+        KeyFileError::Io { path, source } => SigningError::Io { path, source },
+        KeyFileError::InsecurePermissions { mode } => SigningError::InsecurePermissions {
+            path: path.to_owned(),
+            mode,
+        },
+        KeyFileError::Malformed(reason) => SigningError::MalformedKeyFile {
+            path: path.to_owned(),
+            reason,
+        },
     }
-    out.push(b'\n');
-    out
-}
-
-/// The seed in a key file's contents, or why there is none. The reason never quotes contents.
-fn parse_file(contents: &[u8]) -> Result<Zeroizing<[u8; SEED_LEN]>, &'static str> {
-    let line = contents.strip_suffix(b"\n").unwrap_or(contents);
-    let digits = line
-        .strip_prefix(FILE_PREFIX)
-        .ok_or("expected a line starting with keystead-ed25519-key-v1:")?;
-    if digits.len() != 2 * SEED_LEN {
-        return Err("expected 64 hex digits (32 bytes) after keystead-ed25519-key-v1:");
-    }
-    let mut seed = Zeroizing::new([0u8; SEED_LEN]);
-    for (byte, pair) in seed.iter_mut().zip(digits.chunks_exact(2)) {
-        let high = hex_value(pair[0]).ok_or("key contains a character that is not a hex digit")?;
-        let low = hex_value(pair[1]).ok_or("key contains a character that is not a hex digit")?;
-        *byte = (high << 4) | low;
-    }
-    Ok(seed)
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Makes the new directory entry durable: fsync of the file alone does not cover its name.
-fn sync_parent_directory(path: &Path) -> Result<(), SigningError> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    File::open(directory)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|source| SigningError::Io {
-            path: directory.to_owned(),
-            source,
-        })
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding (RFC 4648 §4). Public keys only: nothing secret passes here.
-fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let symbols = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
-        for (i, symbol) in symbols.iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[*symbol as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Strict standard base64 with padding: `None` for any other character, a bad length, or
-/// padding bits that are not zero.
-fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(4) {
-        return None;
-    }
-    let value = |c: u8| BASE64.iter().position(|&b| b == c).map(|p| p as u32);
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let quads = text.len() / 4;
-    for (index, quad) in text.chunks_exact(4).enumerate() {
-        let last = index + 1 == quads;
-        let padding = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if padding > 2 || (padding > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &quad[..4 - padding] {
-            n = (n << 6) | value(c)?;
-        }
-        n <<= 6 * padding as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        let keep = 3 - padding;
-        // Non-zero bits in the padding positions mean a non-canonical encoding.
-        if bytes[keep..].iter().any(|&b| b != 0) {
-            return None;
-        }
-        out.extend_from_slice(&bytes[..keep]);
-    }
-    Some(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     /// RFC 8032 §7.1, TEST 1 and TEST 2: (seed, public key, message, signature).
     const RFC_8032: [(&str, &str, &str, &str); 2] = [
@@ -658,19 +509,6 @@ mod tests {
                 "{pem}"
             );
         }
-    }
-
-    #[test]
-    fn base64_round_trips_every_length() {
-        for len in 0..70 {
-            let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            let text = base64_encode(&data);
-            assert_eq!(base64_decode(text.as_bytes()), Some(data), "length {len}");
-        }
-        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64_encode(b"fo"), "Zm8=");
-        assert_eq!(base64_decode(b"Zm9=x==="), None);
-        assert_eq!(base64_decode(b"Zm9"), None);
     }
 
     #[test]
