@@ -128,14 +128,13 @@ impl KeyFileFormat {
 
     /// The file's contents: the prefix, 64 lower-case hex digits and a newline.
     fn encode(&self, secret: &[u8; SECRET_LEN]) -> Zeroizing<Vec<u8>> {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = Zeroizing::new(Vec::with_capacity(self.prefix.len() + 2 * SECRET_LEN + 1));
-        out.extend_from_slice(self.prefix);
-        for byte in secret {
-            out.push(HEX[usize::from(byte >> 4)]);
-            out.push(HEX[usize::from(byte & 0x0f)]);
-        }
-        out.push(b'\n');
+        let mut out = Zeroizing::new(vec![0u8; self.prefix.len() + 2 * SECRET_LEN + 1]);
+        let (prefix, rest) = out.split_at_mut(self.prefix.len());
+        prefix.copy_from_slice(self.prefix);
+        let (digits, newline) = rest.split_at_mut(2 * SECRET_LEN);
+        // Cannot fail: `digits` is exactly twice as long as `secret`.
+        let _ = hex::encode_to_slice(secret, digits);
+        newline[0] = b'\n';
         out
     }
 
@@ -148,23 +147,9 @@ impl KeyFileFormat {
             return Err(self.wrong_length);
         }
         let mut secret = Zeroizing::new([0u8; SECRET_LEN]);
-        for (byte, pair) in secret.iter_mut().zip(digits.chunks_exact(2)) {
-            let high =
-                hex_value(pair[0]).ok_or("key contains a character that is not a hex digit")?;
-            let low =
-                hex_value(pair[1]).ok_or("key contains a character that is not a hex digit")?;
-            *byte = (high << 4) | low;
-        }
+        hex::decode_to_slice(digits, &mut *secret)
+            .map_err(|_| "key contains a character that is not a hex digit")?;
         Ok(secret)
-    }
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
     }
 }
 
