@@ -158,7 +158,8 @@ pub struct IdentityService {
     /// Grows after every change to the state; see [`IdentityService::generation`].
     generation: std::sync::atomic::AtomicU64,
     /// The last TOTP step accepted from each MFA device, by serial number: a code is good for
-    /// one use, as AWS's are. Kept in memory only (a restart forgets it; see `mfa.rs`).
+    /// one use, as AWS's are. Kept in memory only: at start every code that could have been
+    /// used before counts as used (`mfa::steps_used_at_start`).
     mfa_steps_used: std::sync::Mutex<HashMap<String, u64>>,
 }
 
@@ -224,6 +225,7 @@ impl IdentityService {
                 .mfa_devices
                 .insert(device.serial_number.clone(), device.clone());
         }
+        let mfa_steps_used = mfa::steps_used_at_start(&state.mfa_devices, clock.as_ref());
         Ok(Self {
             state: RwLock::new(state),
             writer: tokio::sync::Mutex::new(()),
@@ -231,7 +233,7 @@ impl IdentityService {
             root_key,
             clock,
             generation: std::sync::atomic::AtomicU64::new(0),
-            mfa_steps_used: std::sync::Mutex::new(HashMap::new()),
+            mfa_steps_used: std::sync::Mutex::new(mfa_steps_used),
         })
     }
 

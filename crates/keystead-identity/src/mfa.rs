@@ -2,8 +2,10 @@
 //! one user (an IAM user or the account's root user) after two consecutive codes prove the
 //! user holds it. `GetSessionToken` checks a code against the caller's enabled devices.
 
+use std::collections::{BTreeMap, HashMap};
+
 use keystead_store::{MfaDeviceRecord, MfaEnablement};
-use keystead_types::{AccountId, Caller, UnixMillis};
+use keystead_types::{AccountId, Caller, Clock, UnixMillis};
 use zeroize::Zeroizing;
 
 use crate::{Error, IdentityService, check_path, check_user_name, totp};
@@ -289,8 +291,8 @@ impl IdentityService {
     /// this step or a later one has been: a code authenticates once, and an older code after a
     /// newer one never. Returns whether the step was still unused.
     ///
-    /// The record is kept in memory: after a restart, a code used in the last 30-90 s before
-    /// it (the window `verify_totp` accepts) could be used once more.
+    /// The record is kept in memory; what a restart forgets, [`steps_used_at_start`] makes up
+    /// for.
     fn use_mfa_step(&self, serial_number: &str, step: u64) -> bool {
         let mut used = self
             .mfa_steps_used
@@ -315,6 +317,24 @@ impl IdentityService {
                     .is_some_and(|e| same_user(e.user_name.as_deref(), user_name))
         })
     }
+}
+
+/// The used steps of a service that has just started: for every enabled device, every step
+/// whose code is accepted now or was accepted before, since the process that ran before may
+/// have accepted it and its memory of that is gone. A code of a later step, which `verify_totp`
+/// accepts from the next step on (30-60 s after the start), works as usual.
+pub(crate) fn steps_used_at_start(
+    devices: &BTreeMap<String, MfaDeviceRecord>,
+    clock: &dyn Clock,
+) -> HashMap<String, u64> {
+    let seconds = u64::try_from(clock.now().0 / 1000).unwrap_or(0);
+    // `verify_totp` accepts the next step's code too.
+    let last_acceptable = totp::totp_step(seconds) + 1;
+    devices
+        .values()
+        .filter(|device| device.enabled.is_some())
+        .map(|device| (device.serial_number.clone(), last_acceptable))
+        .collect()
 }
 
 fn same_user(a: Option<&str>, b: Option<&str>) -> bool {

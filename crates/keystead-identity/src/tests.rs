@@ -12,22 +12,7 @@ use super::*;
 const ACCOUNT: &str = "111122223333";
 
 async fn open(dir: &tempfile::TempDir) -> IdentityService {
-    let root_path = dir.path().join("root.key");
-    let root = if root_path.exists() {
-        RootKey::load(&root_path).expect("load root key")
-    } else {
-        RootKey::create(&root_path).expect("root key")
-    };
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&dir.path().join("keystead.db")).expect("open store"));
-    let snapshot = store.load().await.expect("load");
-    IdentityService::open(
-        &snapshot,
-        store,
-        Arc::new(root),
-        Arc::new(SystemClock::default()),
-    )
-    .expect("open")
+    open_with_clock(dir, Arc::new(SystemClock::default())).await
 }
 
 fn root() -> Caller {
@@ -178,7 +163,10 @@ impl keystead_types::Clock for ManualClock {
     }
 }
 
-async fn open_with_clock(dir: &tempfile::TempDir, clock: Arc<ManualClock>) -> IdentityService {
+async fn open_with_clock(
+    dir: &tempfile::TempDir,
+    clock: Arc<dyn keystead_types::Clock>,
+) -> IdentityService {
     let root_path = dir.path().join("root.key");
     let root = if root_path.exists() {
         RootKey::load(&root_path).expect("load root key")
@@ -595,6 +583,68 @@ async fn get_session_token_with_mfa_needs_a_current_code_of_the_callers_device()
     assert!(denied(
         service
             .get_session_token(&root(), None, Some((&serial, &code(step - 1))))
+            .await
+    ));
+}
+
+#[tokio::test]
+async fn after_a_restart_no_code_that_could_have_been_used_before_it_is_accepted() {
+    let dir = tempfile::tempdir().expect("temp");
+    let clock = Arc::new(ManualClock::default());
+    let service = open_with_clock(&dir, clock.clone()).await;
+    let created = service
+        .create_virtual_mfa_device(&root(), "root-phone", None)
+        .await
+        .expect("create device");
+    let serial = created.record.serial_number.clone();
+    let seed = service
+        .root_key
+        .unseal_secret(&created.record.sealed_seed, serial.as_bytes())
+        .expect("unseal");
+    let code = |s: u64| totp::totp_code_at_step(&seed, s);
+    let step = totp::totp_step(u64::try_from(clock.now().0 / 1000).expect("after 1970"));
+    service
+        .enable_mfa_device(&root(), None, &serial, &code(step - 1), &code(step))
+        .await
+        .expect("enable");
+    // A session opened with the next step's code; then the process stops, and its memory of
+    // the codes used goes with it.
+    service
+        .get_session_token(&root(), None, Some((&serial, &code(step + 1))))
+        .await
+        .expect("session with MFA");
+    drop(service);
+
+    // Started again at the same moment.
+    let clock = Arc::new(ManualClock::default());
+    let service = open_with_clock(&dir, clock.clone()).await;
+    let denied = |r: Result<CreatedSession, Error>| matches!(r, Err(Error::AccessDenied(m)) if m.contains("invalid MFA one time pass code"));
+    // The code used before the restart, and the current one, which the old process might
+    // have accepted too.
+    for used_or_maybe_used in [step + 1, step] {
+        assert!(
+            denied(
+                service
+                    .get_session_token(&root(), None, Some((&serial, &code(used_or_maybe_used))))
+                    .await
+            ),
+            "step {used_or_maybe_used}"
+        );
+    }
+    // One step later, the code of the step after it works (and only once).
+    clock.advance_seconds(30);
+    assert!(denied(
+        service
+            .get_session_token(&root(), None, Some((&serial, &code(step + 1))))
+            .await
+    ));
+    service
+        .get_session_token(&root(), None, Some((&serial, &code(step + 2))))
+        .await
+        .expect("a code no process can have seen");
+    assert!(denied(
+        service
+            .get_session_token(&root(), None, Some((&serial, &code(step + 2))))
             .await
     ));
 }
