@@ -418,6 +418,30 @@ async fn a_virtual_mfa_seed_is_stored_sealed_and_shown_once_in_base32() {
     ));
 }
 
+/// Creates virtual MFA device `name` (under `path`) for the root user to enable; returns its
+/// serial number and its seed.
+async fn new_device(
+    service: &IdentityService,
+    name: &str,
+    path: Option<&str>,
+) -> (String, Zeroizing<Vec<u8>>) {
+    let created = service
+        .create_virtual_mfa_device(&root(), name, path)
+        .await
+        .expect("create device");
+    let serial = created.record.serial_number.clone();
+    let seed = service
+        .root_key
+        .unseal_secret(&created.record.sealed_seed, serial.as_bytes())
+        .expect("unseal");
+    (serial, seed)
+}
+
+/// Whether GetSessionToken was refused for its MFA code.
+fn mfa_denied(result: Result<CreatedSession, Error>) -> bool {
+    matches!(result, Err(Error::AccessDenied(m)) if m.contains("invalid MFA one time pass code"))
+}
+
 #[tokio::test]
 async fn enabling_needs_two_consecutive_codes_and_survives_a_reopen() {
     let dir = tempfile::tempdir().expect("temp");
@@ -426,15 +450,7 @@ async fn enabling_needs_two_consecutive_codes_and_survives_a_reopen() {
         .create_user(&root(), "bob", None, Vec::new())
         .await
         .expect("user");
-    let created = service
-        .create_virtual_mfa_device(&root(), "bobs-phone", Some("/team/"))
-        .await
-        .expect("create device");
-    let serial = created.record.serial_number.clone();
-    let seed = service
-        .root_key
-        .unseal_secret(&created.record.sealed_seed, serial.as_bytes())
-        .expect("unseal");
+    let (serial, seed) = new_device(&service, "bobs-phone", Some("/team/")).await;
     let step = current_step();
     let code = |s: u64| totp::totp_code_at_step(&seed, s);
     for (first, second) in [
@@ -522,20 +538,11 @@ async fn enabling_needs_two_consecutive_codes_and_survives_a_reopen() {
 async fn get_session_token_with_mfa_needs_a_current_code_of_the_callers_device() {
     let dir = tempfile::tempdir().expect("temp");
     let service = open(&dir).await;
-    let created = service
-        .create_virtual_mfa_device(&root(), "root-phone", None)
-        .await
-        .expect("create device");
-    let serial = created.record.serial_number.clone();
-    let seed = service
-        .root_key
-        .unseal_secret(&created.record.sealed_seed, serial.as_bytes())
-        .expect("unseal");
+    let (serial, seed) = new_device(&service, "root-phone", None).await;
     let step = current_step();
     let code = |s: u64| totp::totp_code_at_step(&seed, s);
-    let denied = |r: Result<CreatedSession, Error>| matches!(r, Err(Error::AccessDenied(m)) if m.contains("invalid MFA one time pass code"));
     // Not enabled yet.
-    assert!(denied(
+    assert!(mfa_denied(
         service
             .get_session_token(&root(), None, Some((&serial, &code(step))))
             .await
@@ -544,12 +551,12 @@ async fn get_session_token_with_mfa_needs_a_current_code_of_the_callers_device()
         .enable_mfa_device(&root(), None, &serial, &code(step - 1), &code(step))
         .await
         .expect("enable");
-    assert!(denied(
+    assert!(mfa_denied(
         service
             .get_session_token(&root(), None, Some((&serial, &code(step + 5))))
             .await
     ));
-    assert!(denied(
+    assert!(mfa_denied(
         service
             .get_session_token(
                 &root(),
@@ -564,7 +571,7 @@ async fn get_session_token_with_mfa_needs_a_current_code_of_the_callers_device()
         .expect("session without MFA");
     assert_eq!(plain.record.mfa_authenticated_at, None);
     // The codes that enabled the device are spent.
-    assert!(denied(
+    assert!(mfa_denied(
         service
             .get_session_token(&root(), None, Some((&serial, &code(step))))
             .await
@@ -575,12 +582,12 @@ async fn get_session_token_with_mfa_needs_a_current_code_of_the_callers_device()
         .expect("session with MFA");
     assert!(session.record.mfa_authenticated_at.is_some());
     // A code opens one session: not a second, and no older code after it.
-    assert!(denied(
+    assert!(mfa_denied(
         service
             .get_session_token(&root(), None, Some((&serial, &code(step + 1))))
             .await
     ));
-    assert!(denied(
+    assert!(mfa_denied(
         service
             .get_session_token(&root(), None, Some((&serial, &code(step - 1))))
             .await
@@ -592,15 +599,7 @@ async fn after_a_restart_no_code_that_could_have_been_used_before_it_is_accepted
     let dir = tempfile::tempdir().expect("temp");
     let clock = Arc::new(ManualClock::default());
     let service = open_with_clock(&dir, clock.clone()).await;
-    let created = service
-        .create_virtual_mfa_device(&root(), "root-phone", None)
-        .await
-        .expect("create device");
-    let serial = created.record.serial_number.clone();
-    let seed = service
-        .root_key
-        .unseal_secret(&created.record.sealed_seed, serial.as_bytes())
-        .expect("unseal");
+    let (serial, seed) = new_device(&service, "root-phone", None).await;
     let code = |s: u64| totp::totp_code_at_step(&seed, s);
     let step = totp::totp_step(u64::try_from(clock.now().0 / 1000).expect("after 1970"));
     service
@@ -618,12 +617,11 @@ async fn after_a_restart_no_code_that_could_have_been_used_before_it_is_accepted
     // Started again at the same moment.
     let clock = Arc::new(ManualClock::default());
     let service = open_with_clock(&dir, clock.clone()).await;
-    let denied = |r: Result<CreatedSession, Error>| matches!(r, Err(Error::AccessDenied(m)) if m.contains("invalid MFA one time pass code"));
     // The code used before the restart, and the current one, which the old process might
     // have accepted too.
     for used_or_maybe_used in [step + 1, step] {
         assert!(
-            denied(
+            mfa_denied(
                 service
                     .get_session_token(&root(), None, Some((&serial, &code(used_or_maybe_used))))
                     .await
@@ -633,7 +631,7 @@ async fn after_a_restart_no_code_that_could_have_been_used_before_it_is_accepted
     }
     // One step later, the code of the step after it works (and only once).
     clock.advance_seconds(30);
-    assert!(denied(
+    assert!(mfa_denied(
         service
             .get_session_token(&root(), None, Some((&serial, &code(step + 1))))
             .await
@@ -642,7 +640,7 @@ async fn after_a_restart_no_code_that_could_have_been_used_before_it_is_accepted
         .get_session_token(&root(), None, Some((&serial, &code(step + 2))))
         .await
         .expect("a code no process can have seen");
-    assert!(denied(
+    assert!(mfa_denied(
         service
             .get_session_token(&root(), None, Some((&serial, &code(step + 2))))
             .await
