@@ -612,11 +612,28 @@ async fn after_a_restart_no_code_that_could_have_been_used_before_it_is_accepted
         .get_session_token(&root(), None, Some((&serial, &code(step + 1))))
         .await
         .expect("session with MFA");
+    // A device created but not yet enabled: no code of it can have been used.
+    service
+        .create_user(&root(), "bob", None, Vec::new())
+        .await
+        .expect("user");
+    let (spare, spare_seed) = new_device(&service, "spare-phone", None).await;
     drop(service);
 
     // Started again at the same moment.
     let clock = Arc::new(ManualClock::default());
     let service = open_with_clock(&dir, clock.clone()).await;
+    let spare_code = |s: u64| totp::totp_code_at_step(&spare_seed, s);
+    service
+        .enable_mfa_device(
+            &root(),
+            Some("bob"),
+            &spare,
+            &spare_code(step - 1),
+            &spare_code(step),
+        )
+        .await
+        .expect("a device not enabled before the restart is enabled at once");
     // The code used before the restart, and the current one, which the old process might
     // have accepted too.
     for used_or_maybe_used in [step + 1, step] {
